@@ -1,0 +1,58 @@
+# The two commands of the contract: `make demo` and `make test` (both from a fresh clone).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+SERVING_ENV := $(VENV)/serving
+UV_VERSION  := 0.13.9
+BIN         := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export UV_CACHE_DIR ?= $(HOME)/.cache/uv
+
+.PHONY: help setup demo test test-python test-molecule lint teardown lock browser clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.uv:
+	@py=$$(scripts/find-python); echo "setup: creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV) && $(VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) && touch $@
+
+$(VENV)/.main: $(VENV)/.uv requirements/main.lock train_job/pyproject.toml app/pyproject.toml
+	@echo "setup: installing the controller environment (ansible, mlflow, tensorflow, gradio, test tools)"
+	flock $(VENV)/.make-lock $(BIN)/uv pip sync -q --python $(BIN)/python requirements/main.lock
+	flock $(VENV)/.make-lock $(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e ./train_job -e ./app
+	@touch $@
+
+$(SERVING_ENV)/.main: $(VENV)/.uv model_server/requirements.lock model_server/pyproject.toml
+	@echo "setup: installing the model server environment ($(SERVING_ENV))"
+	@[ -x $(SERVING_ENV)/bin/python ] || $(BIN)/uv venv -q --python $(BIN)/python $(SERVING_ENV)
+	flock $(VENV)/.make-lock $(BIN)/uv pip sync -q --python $(SERVING_ENV)/bin/python model_server/requirements.lock
+	flock $(VENV)/.make-lock $(BIN)/uv pip install -q --python $(SERVING_ENV)/bin/python --no-deps -e ./model_server
+	@touch $@
+
+setup: $(VENV)/.main $(SERVING_ENV)/.main ## create .venv/ with the pinned dependencies
+
+demo: setup ## stand the whole demo up on this machine (local target)
+	$(BIN)/ansible-playbook site.yml
+
+teardown: setup ## stop the local demo and remove its state
+	$(BIN)/ansible-playbook teardown.yml
+
+browser: ## Debian's Chromium for the browser tests (Playwright's own download is not reachable)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser ## run every test (unit, component, end to end, molecule, lint)
+	$(BIN)/python -m pytest tests
+
+lint: setup ## ansible-lint (production profile) and yamllint
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --offline
+
+lock: $(VENV)/.uv ## re-resolve the pinned dependency locks
+	flock $(VENV)/.make-lock $(BIN)/uv pip compile -q --universal --python-version 3.11 requirements/main.in -o requirements/main.lock
+	flock $(VENV)/.make-lock $(BIN)/uv pip compile -q --universal --python-version 3.11 model_server/requirements.in -o model_server/requirements.lock
+
+clean: ## remove the environments (not the demo state: use `make teardown`)
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Fraud check web app."""

@@ -1,0 +1,96 @@
+"""Batch scoring: read a CSV of transactions, check its columns and values, score it, write the result."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fraud_app.client import V2Client
+from fraud_app.features import FEATURE_NAMES, FEATURES
+
+MAX_ROWS = 100_000
+PROBABILITY_COLUMN = "fraud_probability"
+LABEL_COLUMN = "prediction"
+FRAUD = "Fraud"
+NOT_FRAUD = "Not fraud"
+_SHOWN_LINES = 5
+_KEEP_RESULTS_S = 3600.0
+
+
+class BatchError(ValueError):
+    """The uploaded file cannot be scored; the message names the bad columns or lines."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The scored table (input columns plus probability and label) and what the scoring took."""
+
+    table: pd.DataFrame
+    n_fraud: int
+    round_trip_s: float
+
+
+def read_transactions(path: str | Path) -> pd.DataFrame:
+    """Read a CSV with a header naming the seven feature columns (other columns are kept as they are).
+
+    Distances and the price ratio must be numbers >= 0, the four flags 0 or 1. Raises BatchError naming the
+    missing columns, or the column and CSV line numbers of bad values.
+    """
+    try:
+        frame = pd.read_csv(path, skipinitialspace=True, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise BatchError("The file is empty: it needs a header line with the columns "
+                         f"{', '.join(FEATURE_NAMES)}.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise BatchError(f"The file is not a readable CSV: {error}".strip()) from None
+    frame.columns = [str(column).strip() for column in frame.columns]
+    missing = [name for name in FEATURE_NAMES if name not in frame.columns]
+    if missing:
+        found = ", ".join(frame.columns) or "none"
+        raise BatchError(f"Missing column(s): {', '.join(missing)}. The CSV needs the columns "
+                         f"{', '.join(FEATURE_NAMES)}; found: {found}.")
+    if frame.empty:
+        raise BatchError("The CSV has a header but no transactions.")
+    if len(frame) > MAX_ROWS:
+        raise BatchError(f"The CSV has {len(frame):,} transactions; at most {MAX_ROWS:,} are scored at once.")
+    for feature in FEATURES:
+        values = pd.to_numeric(frame[feature.name].str.strip(), errors="coerce")
+        good = values.isin((0, 1)) if feature.is_flag else values.ge(0) & values.ne(float("inf"))
+        if not good.all():
+            expected = "0 or 1" if feature.is_flag else "a number >= 0"
+            raise BatchError(f"Column {feature.name} must hold {expected}; bad values on CSV line(s) "
+                             f"{_lines(good)}.")
+        frame[feature.name] = values.astype(float)
+    return frame
+
+
+def score(client: V2Client, frame: pd.DataFrame, threshold: float) -> BatchResult:
+    """Score every row of a frame from `read_transactions` and label it against `threshold`."""
+    prediction = client.predict(frame[list(FEATURE_NAMES)].to_numpy(dtype=float).tolist())
+    table = frame.copy()
+    table[PROBABILITY_COLUMN] = prediction.probabilities
+    is_fraud = table[PROBABILITY_COLUMN] >= threshold
+    table[LABEL_COLUMN] = is_fraud.map({True: FRAUD, False: NOT_FRAUD})
+    return BatchResult(table, int(is_fraud.sum()), prediction.round_trip_s)
+
+
+def write_result(table: pd.DataFrame, directory: Path) -> Path:
+    """Write the scored table as CSV into `directory` (removing results older than an hour) and return it."""
+    now = time.time()
+    for old in directory.glob("fraud-scores-*.csv"):
+        if now - old.stat().st_mtime > _KEEP_RESULTS_S:
+            old.unlink(missing_ok=True)
+    path = directory / f"fraud-scores-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _lines(good: pd.Series) -> str:
+    """CSV line numbers (the header is line 1) of the first failing rows."""
+    bad = [str(position + 2) for position in (~good).to_numpy().nonzero()[0][:_SHOWN_LINES]]
+    more = int((~good).sum()) - len(bad)
+    return ", ".join(bad) + (f" and {more} more" if more > 0 else "")

@@ -1,0 +1,286 @@
+"""A lean KServe V2 (Open Inference Protocol) REST client for a model with one `[batch, 7]` numeric input.
+
+It reads the model's metadata to learn the input's name, datatype and shape instead of assuming them, keeps
+one pooled `httpx.Client` for connection reuse, and turns every failure into an `InferenceError` whose
+message a person can read.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import quote
+
+import httpx
+
+from fraud_app.features import FEATURE_NAMES
+
+N_FEATURES = len(FEATURE_NAMES)
+FLOAT_DATATYPES = frozenset({"FP16", "FP32", "FP64"})
+MAX_ROWS_PER_REQUEST = 1024
+_ERROR_DETAIL_CHARS = 300
+
+
+class InferenceError(Exception):
+    """The model could not give an answer; `str(error)` is a message fit for the page."""
+
+
+class EndpointUnreachable(InferenceError):
+    """No connection to the model server (refused, DNS, TLS handshake, reset)."""
+
+
+class EndpointTimeout(InferenceError):
+    """The model server did not answer within the timeout."""
+
+
+class EndpointHTTPError(InferenceError):
+    """The model server answered with an HTTP error status."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class MalformedResponse(InferenceError):
+    """The model server answered, but not with what the V2 protocol and this model promise."""
+
+
+@dataclass(frozen=True)
+class InputSignature:
+    """The model input the client sends: name, V2 datatype and shape (-1 for a variable dimension)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+    @property
+    def rows_per_request(self) -> int:
+        """How many rows one request may carry: the fixed batch dimension, or MAX_ROWS_PER_REQUEST."""
+        return self.shape[0] if self.shape[0] > 0 else MAX_ROWS_PER_REQUEST
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.datatype} {list(self.shape)}"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Fraud probabilities, one per row sent, and the time spent waiting for the server."""
+
+    probabilities: list[float]
+    round_trip_s: float
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What the server says about the model: ready or not, the learned input, and a readable summary."""
+
+    ready: bool
+    message: str
+    signature: InputSignature | None = None
+
+
+class V2Client:
+    """Client for one model on a V2 REST endpoint. Thread-safe; close it (or use `with`) when done."""
+
+    def __init__(self, base_url: str, model_name: str, *, model_version: str | None = None,
+                 token: str | None = None, verify_tls: bool = True, ca_bundle: str | None = None,
+                 timeout_s: float = 10.0) -> None:
+        """Prepare the connection pool; no request is made until the first call."""
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else verify_tls
+        headers = {"User-Agent": "fraud-app"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.model_name = model_name
+        self._model_path = _model_path(model_name, model_version)
+        self.endpoint = f"{base_url.rstrip('/')}{self._model_path}"
+        self._http = httpx.Client(base_url=base_url, headers=headers, verify=verify, timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._signature: InputSignature | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> V2Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    @property
+    def signature(self) -> InputSignature | None:
+        """The input signature learned from the metadata, or None if it has not been read yet."""
+        return self._signature
+
+    def read_signature(self) -> InputSignature:
+        """GET the model's metadata, check that its input fits the seven features, and remember it."""
+        metadata = _json(self._request("GET", ""))
+        signature = _parse_signature(metadata, self.model_name)
+        with self._lock:
+            self._signature = signature
+        return signature
+
+    def status(self) -> ModelStatus:
+        """Read the metadata and readiness; never raises, failures become a not-ready status."""
+        try:
+            signature = self.read_signature()
+            ready = self._request("GET", "/ready", check=False).status_code == 200
+        except InferenceError as error:
+            return ModelStatus(ready=False, message=str(error))
+        state = "ready" if ready else "loaded but not ready yet"
+        return ModelStatus(ready, f"Model {self.model_name!r} is {state}; input {signature}.", signature)
+
+    def predict(self, rows: Sequence[Sequence[float]], signature: InputSignature | None = None) -> Prediction:
+        """Return the model's fraud probability for each row (seven features in model order).
+
+        With no `signature` the learned one is used (read first if needed). When the server rejects a request
+        made with the learned signature, the metadata is read again and the request retried once if the input
+        changed (a model redeployed under another input name). An explicit `signature` is sent as given.
+        """
+        if not rows:
+            return Prediction([], 0.0)
+        if signature is not None:
+            return self._predict_with(signature, rows)
+        used = self._signature or self.read_signature()
+        try:
+            return self._predict_with(used, rows)
+        except EndpointHTTPError as error:
+            fresh = self._refreshed_signature()
+            if fresh is None or fresh == used or not 400 <= error.status_code < 500:
+                raise
+        except InferenceError:
+            self._forget(used)
+            raise
+        return self._predict_with(fresh, rows)
+
+    def _refreshed_signature(self) -> InputSignature | None:
+        """Read the metadata again after a failure; on failure forget the learned input so the next call asks."""
+        try:
+            return self.read_signature()
+        except InferenceError:
+            with self._lock:
+                self._signature = None
+            return None
+
+    def _forget(self, signature: InputSignature) -> None:
+        with self._lock:
+            if self._signature == signature:
+                self._signature = None
+
+    def _predict_with(self, signature: InputSignature, rows: Sequence[Sequence[float]]) -> Prediction:
+        probabilities: list[float] = []
+        waited = 0.0
+        step = signature.rows_per_request
+        for start in range(0, len(rows), step):
+            chunk = rows[start:start + step]
+            started = time.perf_counter()
+            response = self._request("POST", "/infer", json=_infer_body(signature, chunk))
+            waited += time.perf_counter() - started
+            probabilities.extend(_parse_probabilities(_json(response), len(chunk)))
+        return Prediction(probabilities, waited)
+
+    def _request(self, method: str, suffix: str, *, json: Any = None, check: bool = True) -> httpx.Response:
+        """Send `method` to the model's URL plus `suffix`; map transport failures and (if `check`) HTTP errors."""
+        url = f"{self.endpoint}{suffix}"
+        try:
+            response = self._http.request(method, f"{self._model_path}{suffix}", json=json)
+        except httpx.TimeoutException:
+            raise EndpointTimeout(f"The model server did not answer within {self._timeout_s:g} s "
+                                  f"({method} {url}).") from None
+        except httpx.TransportError as error:
+            raise EndpointUnreachable(f"Cannot reach the model server at {url}: {_reason(error)}.") from None
+        if check and response.status_code >= 400:
+            raise EndpointHTTPError(f"The model server answered HTTP {response.status_code} to {method} {url}: "
+                                    f"{_error_detail(response)}", response.status_code)
+        return response
+
+
+def _model_path(model_name: str, model_version: str | None) -> str:
+    path = f"/v2/models/{quote(model_name, safe='')}"
+    return f"{path}/versions/{quote(model_version, safe='')}" if model_version else path
+
+
+def _infer_body(signature: InputSignature, rows: Sequence[Sequence[float]]) -> dict[str, Any]:
+    data = [float(value) for row in rows for value in row]
+    if len(data) != len(rows) * N_FEATURES:
+        raise ValueError(f"every row must have {N_FEATURES} values in the order {', '.join(FEATURE_NAMES)}")
+    return {"id": uuid.uuid4().hex, "inputs": [
+        {"name": signature.name, "shape": [len(rows), N_FEATURES], "datatype": signature.datatype, "data": data},
+    ]}
+
+
+def _parse_signature(metadata: Any, model_name: str) -> InputSignature:
+    inputs = metadata.get("inputs") if isinstance(metadata, dict) else None
+    if not isinstance(inputs, list) or not inputs:
+        raise MalformedResponse(f"The metadata of model {model_name!r} lists no inputs, so the app cannot tell "
+                                "what to send.")
+    if len(inputs) != 1:
+        names = [item.get("name") for item in inputs if isinstance(item, dict)]
+        raise MalformedResponse(f"Model {model_name!r} takes {len(inputs)} inputs {names}; this app sends one.")
+    item = inputs[0]
+    name, datatype, shape = (item.get(key) for key in ("name", "datatype", "shape")) if isinstance(
+        item, dict) else (None, None, None)
+    if not isinstance(name, str) or not name or not isinstance(shape, list):
+        raise MalformedResponse(f"The metadata of model {model_name!r} has an input without name or shape: "
+                                f"{_shorten(repr(item))}")
+    if datatype not in FLOAT_DATATYPES:
+        raise MalformedResponse(f"Input {name!r} of model {model_name!r} has datatype {datatype!r}; the app sends "
+                                f"numbers as one of {sorted(FLOAT_DATATYPES)}.")
+    if len(shape) != 2 or not all(isinstance(dim, int) for dim in shape) or shape[1] not in (-1, N_FEATURES) \
+            or shape[0] == 0 or shape[0] < -1:
+        raise MalformedResponse(f"Input {name!r} of model {model_name!r} has shape {shape}; the app sends "
+                                f"[rows, {N_FEATURES}] (the seven transaction features).")
+    return InputSignature(name, datatype, tuple(shape))
+
+
+def _parse_probabilities(body: Any, n_rows: int) -> list[float]:
+    outputs = body.get("outputs") if isinstance(body, dict) else None
+    if not isinstance(outputs, list) or not outputs or not isinstance(outputs[0], dict):
+        raise MalformedResponse(f"The model's answer has no outputs: {_shorten(repr(body))}")
+    data = outputs[0].get("data")
+    if isinstance(data, list) and data and all(isinstance(item, list) for item in data):
+        data = [value for item in data for value in item]
+    if not isinstance(data, list) or len(data) != n_rows:
+        count = len(data) if isinstance(data, list) else "no"
+        raise MalformedResponse(f"The model answered {count} values for {n_rows} rows: {_shorten(repr(outputs[0]))}")
+    for value in data:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise MalformedResponse(f"The model answered {value!r}, which is not a probability between 0 and 1.")
+    return [float(value) for value in data]
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise MalformedResponse(f"The model server's answer is not JSON: {_shorten(response.text)}") from None
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return _shorten(response.text) or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return _shorten(body["error"])
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return _shorten(body["detail"])
+    return _shorten(repr(body))
+
+
+def _reason(error: httpx.TransportError) -> str:
+    cause: BaseException = error
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    return str(cause) or type(cause).__name__
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _ERROR_DETAIL_CHARS else f"{text[:_ERROR_DETAIL_CHARS]}..."
+

@@ -1,0 +1,175 @@
+"""Configuration from the environment, validated before anything starts."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+from urllib.parse import urlsplit
+
+DEFAULT_THRESHOLD = 0.995
+DEFAULT_SERVER_NAME = "127.0.0.1"
+DEFAULT_SERVER_PORT = 7860
+DEFAULT_TIMEOUT_S = 10.0
+
+_INFER_PATH = re.compile(r"^(?P<prefix>.*)/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer/?$")
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_HOST_LABEL}(?:\.{_HOST_LABEL})*$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the variable and the value."""
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the app needs to start: where the model is, how to reach it, and where to listen."""
+
+    base_url: str
+    model_name: str
+    model_version: str | None = None
+    token: str | None = field(default=None, repr=False)
+    threshold: float = DEFAULT_THRESHOLD
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    server_name: str = DEFAULT_SERVER_NAME
+    server_port: int = DEFAULT_SERVER_PORT
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Read and validate the app's configuration from `environ` (default: the process environment).
+
+    Variables: INFERENCE_ENDPOINT (the full `.../v2/models/<name>/infer` URL, or a base URL together with
+    MODEL_NAME), INFERENCE_TOKEN, FRAUD_THRESHOLD, INFERENCE_TLS_VERIFY, INFERENCE_CA_BUNDLE,
+    INFERENCE_TIMEOUT, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT. Raises ConfigError on the first bad value.
+    """
+    env = os.environ if environ is None else environ
+    base_url, model_name, model_version = _endpoint(env.get("INFERENCE_ENDPOINT", ""), env.get("MODEL_NAME", ""))
+    verify_tls = _boolean(env, "INFERENCE_TLS_VERIFY", default=True)
+    return AppConfig(
+        base_url=base_url,
+        model_name=model_name,
+        model_version=model_version,
+        token=_token(env.get("INFERENCE_TOKEN")),
+        threshold=_probability(env, "FRAUD_THRESHOLD", DEFAULT_THRESHOLD),
+        verify_tls=verify_tls,
+        ca_bundle=_ca_bundle(env.get("INFERENCE_CA_BUNDLE", ""), verify_tls),
+        timeout_s=_positive(env, "INFERENCE_TIMEOUT", DEFAULT_TIMEOUT_S),
+        server_name=_server_name(env.get("GRADIO_SERVER_NAME", DEFAULT_SERVER_NAME)),
+        server_port=_port(env, "GRADIO_SERVER_PORT", DEFAULT_SERVER_PORT),
+    )
+
+
+def _endpoint(endpoint: str, model_name: str) -> tuple[str, str, str | None]:
+    endpoint, model_name = endpoint.strip(), model_name.strip()
+    if not endpoint:
+        raise ConfigError("INFERENCE_ENDPOINT is not set: give the model's `.../v2/models/<name>/infer` URL.")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} is not an http:// or https:// URL with a host.")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} must not carry a query or fragment.")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} has an invalid port.") from None
+    origin = f"{parts.scheme}://{parts.netloc}"
+    match = _INFER_PATH.match(parts.path)
+    if match:
+        if model_name and model_name != match["model"]:
+            raise ConfigError(f"MODEL_NAME={model_name!r} disagrees with the model {match['model']!r} named in "
+                              f"INFERENCE_ENDPOINT={endpoint!r}; set only one of them.")
+        return origin + match["prefix"], match["model"], match["version"]
+    if "/v2/" in parts.path + "/":
+        raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} is a V2 URL but not `.../v2/models/<name>/infer`.")
+    if not model_name:
+        raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} is a base URL, so MODEL_NAME must be set too "
+                          "(or give the full `.../v2/models/<name>/infer` URL).")
+    if "/" in model_name:
+        raise ConfigError(f"MODEL_NAME={model_name!r} must not contain '/'.")
+    return origin + parts.path.rstrip("/"), model_name, None
+
+
+def _token(token: str | None) -> str | None:
+    if token is None or token == "":
+        return None
+    stripped = token.strip()
+    if not stripped or any(ch.isspace() for ch in stripped) or not stripped.isprintable():
+        # The value itself is a secret: name the variable, never echo the value.
+        raise ConfigError("INFERENCE_TOKEN contains whitespace or control characters; give the bare token.")
+    return stripped
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={raw!r} is not a finite number.")
+    return value
+
+
+def _probability(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if not 0.0 < value < 1.0:
+        raise ConfigError(f"{name}={env[name].strip()!r} must be a probability strictly between 0 and 1.")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name}={env[name].strip()!r} must be a number of seconds greater than 0.")
+    return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be true or false.")
+
+
+def _ca_bundle(path: str, verify_tls: bool) -> str | None:
+    path = path.strip()
+    if not path:
+        return None
+    if not verify_tls:
+        raise ConfigError(f"INFERENCE_CA_BUNDLE={path!r} is set but INFERENCE_TLS_VERIFY is false; "
+                          "keep verification on to use a CA bundle.")
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ConfigError(f"INFERENCE_CA_BUNDLE={path!r} is not a readable file.")
+    return path
+
+
+def _server_name(name: str) -> str:
+    name = name.strip()
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        if not _HOST_NAME.match(name):
+            raise ConfigError(f"GRADIO_SERVER_NAME={name!r} is not a host name or IP address to listen on.") from None
+    return name
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{name}={raw!r} must be a TCP port between 1 and 65535.")
+    return int(raw)

@@ -1,0 +1,1 @@
+"""KServe V2 model server for the local target."""

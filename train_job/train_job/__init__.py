@@ -1,0 +1,1 @@
+"""Training package for the credit-card fraud model."""

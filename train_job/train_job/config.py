@@ -1,0 +1,192 @@
+"""The run's settings: one table of options (flag, environment fallbacks, parser, default, help) and the
+validated `TrainConfig` built from them."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+DEFAULT_NAME = "DNN-credit-card-fraud"
+TRACKING_SCHEMES = ("http", "https", "sqlite", "file", "postgresql", "mysql")
+PROMOTION_METRICS = ("pr_auc", "roc_auc", "f1", "precision", "recall")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Validated settings of one training run (see `OPTIONS` for what each one means)."""
+
+    data: str
+    rows: int
+    seed: int
+    epochs: int
+    batch_size: int
+    optimizer: str
+    learning_rate: float
+    threshold: float
+    validation_fraction: float
+    test_fraction: float
+    tracking_uri: str
+    experiment: str
+    registered_model: str
+    alias: str
+    promotion_metric: str
+    force_promote: bool
+    artifacts_destination: str | None
+    ca_bundle: str | None
+    summary_file: Path | None
+
+    def __post_init__(self) -> None:
+        """Check the settings that depend on each other."""
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise ValueError(f"--validation-fraction {self.validation_fraction} plus --test-fraction "
+                             f"{self.test_fraction} leave too little to train on (keep the sum below 0.9)")
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """Return a parser for integers >= ``minimum`` (underscores allowed: 1_000_000)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise ValueError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
+def open_interval(low: float, high: float) -> Callable[[str], float]:
+    """Return a parser for numbers strictly between ``low`` and ``high``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+        if not (low < value < high) or math.isnan(value):
+            raise ValueError(f"expected a number between {low:g} and {high:g} (exclusive), got {text!r}")
+        return value
+    return parse
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    """Return a parser that accepts one of ``allowed`` (case-insensitive)."""
+    def parse(text: str) -> str:
+        if text.lower() not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {text!r}")
+        return text.lower()
+    return parse
+
+
+def boolean(text: str) -> bool:
+    """Parse true/false, yes/no, 1/0, on/off."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def tracking_uri(text: str) -> str:
+    """Accept an MLflow tracking URI with a supported scheme (http(s) needs a host)."""
+    parts = urlsplit(text)
+    if parts.scheme not in TRACKING_SCHEMES or (parts.scheme.startswith("http") and not parts.hostname):
+        raise ValueError(f"expected an MLflow tracking URI ({', '.join(TRACKING_SCHEMES)}), got {text!r}")
+    return text.rstrip("/")
+
+
+def model_name(text: str) -> str:
+    """Accept an experiment or registered-model name: printable, no slash, at most 256 characters."""
+    if not text.strip() or len(text) > 256 or "/" in text or not text.isprintable():
+        raise ValueError(f"expected a name of 1-256 printable characters without '/', got {text!r}")
+    return text
+
+
+def alias_name(text: str) -> str:
+    """Accept an MLflow registry alias: letters, digits, '_' and '-', not 'latest' nor 'v<number>'."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", text) or re.fullmatch(r"(?i)latest|v\d+", text):
+        raise ValueError(f"expected an alias of letters, digits, '_' or '-' (not 'latest' or 'v<n>'), got {text!r}")
+    return text
+
+
+def s3_destination(text: str) -> str:
+    """Accept ``s3://bucket/`` or ``s3://bucket/prefix/``."""
+    parts = urlsplit(text)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"expected s3://bucket/ or s3://bucket/prefix/, got {text!r}")
+    return text
+
+
+def existing_file(text: str) -> str:
+    """Accept the path of a readable file (a CA bundle)."""
+    if not Path(text).is_file():
+        raise ValueError(f"expected an existing file, got {text!r}")
+    return text
+
+
+def text_value(text: str) -> str:
+    """Accept any non-empty text."""
+    if not text:
+        raise ValueError("expected a non-empty value")
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, the environment variables read when the flag is absent, and its help."""
+
+    field: str
+    env: tuple[str, ...]
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        """The long command-line flag."""
+        return "--" + self.field.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("data", ("TRAIN_DATA",), text_value, "synthetic",
+           "training data: 'synthetic' (seeded generator), a CSV path, an http(s) URL, or s3://bucket/key "
+           "(read with the AWS_* data-connection variables; s3:///key uses AWS_S3_BUCKET)"),
+    Option("rows", ("TRAIN_ROWS",), whole_number(100), 1_000_000, "rows to generate when --data is synthetic"),
+    Option("seed", ("TRAIN_SEED",), whole_number(0), 42, "seed of the generator, the split and the weights"),
+    Option("epochs", ("TRAIN_EPOCHS",), whole_number(1), 2, "passes over the training split"),
+    Option("batch_size", ("TRAIN_BATCH_SIZE",), whole_number(1), 2048,
+           "rows per gradient step (chosen by measurement, see docs/benchmarks.md)"),
+    Option("optimizer", ("TRAIN_OPTIMIZER",), choice(*OPTIMIZERS), "adam", "optimizer: " + " or ".join(OPTIMIZERS)),
+    Option("learning_rate", ("TRAIN_LEARNING_RATE",), open_interval(0.0, 10.0), 0.01,
+           "optimizer step size (large batches need a larger rate)"),
+    Option("threshold", ("TRAIN_THRESHOLD",), open_interval(0.0, 1.0), 0.995,
+           "decision threshold: probability above which a transaction counts as fraud (tn/fp/fn/tp, "
+           "precision, recall, f1)"),
+    Option("validation_fraction", ("TRAIN_VALIDATION_FRACTION",), open_interval(0.0, 0.5), 0.1,
+           "share of rows held out for per-epoch validation"),
+    Option("test_fraction", ("TRAIN_TEST_FRACTION",), open_interval(0.0, 0.5), 0.1,
+           "share of rows held out for the final metrics and the ONNX parity check"),
+    Option("tracking_uri", ("MLFLOW_TRACKING_URI", "MLFLOW_ROUTE"), tracking_uri, None,
+           "MLflow tracking server (required; MLFLOW_ROUTE is the demo's name for it)"),
+    Option("experiment", ("MLFLOW_EXPERIMENT_NAME",), model_name, DEFAULT_NAME, "MLflow experiment"),
+    Option("registered_model", ("TRAIN_REGISTERED_MODEL",), model_name, DEFAULT_NAME,
+           "registered model that receives the new version"),
+    Option("alias", ("TRAIN_ALIAS",), alias_name, "champion",
+           "registry alias moved to the new version when it is at least as good as the current holder"),
+    Option("promotion_metric", ("TRAIN_PROMOTION_METRIC",), choice(*PROMOTION_METRICS), "pr_auc",
+           "test metric compared with the alias holder's (higher is better)"),
+    Option("force_promote", ("TRAIN_FORCE_PROMOTE",), boolean, False,
+           "move the alias to the new version whatever the comparison says"),
+    Option("artifacts_destination", ("MLFLOW_ARTIFACTS_DESTINATION",), s3_destination, None,
+           "the tracking server's --artifacts-destination, to turn proxied mlflow-artifacts:/ URIs into bucket "
+           "paths (default: s3://$AWS_S3_BUCKET/)"),
+    Option("ca_bundle", ("TRAIN_CA_BUNDLE",), existing_file, None,
+           "CA bundle to verify TLS of the tracking server, https and S3 sources (verification is always on)"),
+    Option("summary_file", ("TRAIN_SUMMARY_FILE",), lambda text: Path(text_value(text)), None,
+           "write the run summary JSON here (run, model version, alias, metrics, ONNX location)"),
+)
