@@ -20,6 +20,7 @@ CONCURRENCY = 4
 def main() -> int:
     """Start the app; returns the process exit status (2 for a configuration error)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per inference request otherwise
     try:
         config = load_config()
     except ConfigError as error:

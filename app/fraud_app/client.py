@@ -120,7 +120,7 @@ class V2Client:
     def read_signature(self) -> InputSignature:
         """GET the model's metadata, check that its input fits the seven features, and remember it."""
         metadata = _json(self._request("GET", ""))
-        signature = _parse_signature(metadata, self.model_name)
+        signature = parse_signature(metadata, self.model_name)
         with self._lock:
             self._signature = signature
         return signature
@@ -181,7 +181,7 @@ class V2Client:
             started = time.perf_counter()
             response = self._request("POST", "/infer", json=_infer_body(signature, chunk))
             waited += time.perf_counter() - started
-            probabilities.extend(_parse_probabilities(_json(response), len(chunk)))
+            probabilities.extend(parse_probabilities(_json(response), len(chunk)))
         return Prediction(probabilities, waited)
 
     def _request(self, method: str, suffix: str, *, json: Any = None, check: bool = True) -> httpx.Response:
@@ -214,7 +214,8 @@ def _infer_body(signature: InputSignature, rows: Sequence[Sequence[float]]) -> d
     ]}
 
 
-def _parse_signature(metadata: Any, model_name: str) -> InputSignature:
+def parse_signature(metadata: Any, model_name: str) -> InputSignature:
+    """Pick the model's one input from a V2 metadata answer and check it can take rows of seven numbers."""
     inputs = metadata.get("inputs") if isinstance(metadata, dict) else None
     if not isinstance(inputs, list) or not inputs:
         raise MalformedResponse(f"The metadata of model {model_name!r} lists no inputs, so the app cannot tell "
@@ -238,7 +239,8 @@ def _parse_signature(metadata: Any, model_name: str) -> InputSignature:
     return InputSignature(name, datatype, tuple(shape))
 
 
-def _parse_probabilities(body: Any, n_rows: int) -> list[float]:
+def parse_probabilities(body: Any, n_rows: int) -> list[float]:
+    """Read one probability per row from the first output of a V2 inference answer."""
     outputs = body.get("outputs") if isinstance(body, dict) else None
     if not isinstance(outputs, list) or not outputs or not isinstance(outputs[0], dict):
         raise MalformedResponse(f"The model's answer has no outputs: {_shorten(repr(body))}")

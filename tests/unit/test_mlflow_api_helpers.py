@@ -70,7 +70,7 @@ def test_error_body_from_something_else_is_quoted_shortly():
     ("query", "message"),
     [
         (ModelQuery(name=" "), "name must be a registered model name, got ' '"),
-        (ModelQuery(name="m", version="1", alias="champion"), "version '1' and alias 'champion' are mutually exclusive"),
+        (ModelQuery(name="m", version="1", alias="c"), "version '1' and alias 'c' are mutually exclusive"),
         (ModelQuery(name="m", version="latest"), "version must be a positive whole number, got 'latest'"),
         (ModelQuery(name="m", version="0"), "version must be a positive whole number, got '0'"),
         (ModelQuery(name="m", version="-2"), "got '-2'"),

@@ -70,8 +70,9 @@ def read_csv(source: str, *, ca_bundle: str | None = None, chunk_rows: int = CHU
     try:
         with open_source(source, ca_bundle=ca_bundle) as stream:
             with pd.read_csv(stream, chunksize=chunk_rows, skipinitialspace=True) as reader:
-                check_columns(list(reader.orig_names or []), name)
                 for frame in reader:
+                    if seen == 0:
+                        check_columns(list(frame.columns), name)
                     validate_frame(frame, name, first_row=seen + 1)
                     feature_parts.append(frame[list(FEATURE_COLUMNS)].to_numpy(np.float32))
                     label_parts.append(frame[LABEL_COLUMN].to_numpy(np.int8))
@@ -107,7 +108,9 @@ def validate_frame(frame: pd.DataFrame, source: str, *, first_row: int = 1) -> N
     """
     for column in COLUMNS:
         values = frame[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if pd.api.types.is_bool_dtype(values):
+            _fail_first(frame, values.notna(), column, "a non-numeric value", source, first_row)
+        if not pd.api.types.is_numeric_dtype(values):
             numbers = pd.to_numeric(values, errors="coerce")
             _fail_first(frame, values.notna() & numbers.isna(), column, "a non-numeric value", source, first_row)
             values = numbers

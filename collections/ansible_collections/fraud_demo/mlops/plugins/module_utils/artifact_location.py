@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlsplit
 
+LOGGED_MODEL_ID = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
 PROXIED_SCHEME = "mlflow-artifacts"
 S3_SCHEMES = ("s3", "s3a")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -99,3 +100,9 @@ def artifact_location(download_uri: str, artifacts_prefix: str = "", bucket: Opt
     if not path:
         raise ValueError("download URI %r points at the bucket root, not at a model folder" % download_uri)
     return ArtifactLocation(path=path, bucket=location_bucket)
+
+
+def model_id_from_source(source: Optional[str]) -> Optional[str]:
+    """The logged-model id in an MLflow 3 source such as ``models:/m-abc``, else ``None`` (e.g. ``runs:/...``)."""
+    match = LOGGED_MODEL_ID.match(source or "")
+    return match.group(1) if match else None

@@ -93,9 +93,16 @@ class MlflowClient:
         self.connection = connection
         self.base_url = normalize_tracking_uri(connection.tracking_uri)
 
-    def get(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
-        """Return the decoded JSON answer, retrying transient failures; raise ``MlflowError`` otherwise."""
+    def get(self, endpoint: str, params: dict[str, str], field: str) -> Any:
+        """Return ``field`` of the JSON answer, retrying transient failures; raise ``MlflowError`` otherwise."""
         url = "%s%s%s?%s" % (self.base_url, API_ROOT, endpoint, urlencode(params))
+        document = self._get_with_retries(url)
+        if not document.get(field):
+            raise MlflowError("the answer from %s has no %r (is the tracking URI an MLflow server?)" % (url, field))
+        return document[field]
+
+    def _get_with_retries(self, url: str) -> dict[str, Any]:
+        """``_get_once`` again after each transient failure, waiting ``backoff_delays`` in between."""
         delays = backoff_delays(self.connection.retries)
         attempt = 0
         while True:
@@ -104,7 +111,9 @@ class MlflowClient:
                 return self._get_once(url)
             except _TransientError as error:
                 if attempt > len(delays):
-                    raise MlflowError("%s (gave up after %d attempts)" % (error, attempt)) from None
+                    raise MlflowError(
+                        "%s (gave up after %d attempt%s)" % (error, attempt, "" if attempt == 1 else "s")
+                    ) from None
                 time.sleep(delays[attempt - 1])
 
     def _get_once(self, url: str) -> dict[str, Any]:
@@ -154,7 +163,7 @@ class _TransientError(Exception):
 def _http_error(url: str, error: HTTPError) -> Exception:
     """Word an HTTP error status with MLflow's own message; 429/5xx come back as transient."""
     error_code, message = describe_error_body(error.read() or b"")
-    text = "MLflow answered HTTP %d%s for %s: %s" % (
+    text = "HTTP %d%s from %s: %s" % (
         error.code,
         " %s" % error_code if error_code else "",
         url,

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from ansible_collections.fraud_demo.mlops.plugins.module_utils.artifact_location import (
     artifact_location,
+    model_id_from_source,
     normalize_prefix,
     validate_bucket,
 )
@@ -53,13 +54,11 @@ def describe_model_version(client: MlflowClient, query: ModelQuery) -> tuple[dic
     if query.alias is not None:
         version = _version_by_alias(client, registered, query.alias)
     else:
-        number = query.version if query.version is not None else _latest_version_number(registered, client)
+        number = query.version if query.version is not None else _latest_version_number(client, registered)
         version = _version_by_number(client, registered, number)
     download_uri = client.get(
-        "model-versions/get-download-uri", {"name": query.name, "version": version["version"]}
-    ).get("artifact_uri")
-    if not download_uri:
-        raise MlflowError("MLflow returned no download URI for version %s of %r" % (version["version"], query.name))
+        "model-versions/get-download-uri", {"name": query.name, "version": version["version"]}, "artifact_uri"
+    )
     location = artifact_location(download_uri, query.artifacts_prefix, query.bucket)
     warnings = []
     if version.get("status") != "READY":
@@ -75,7 +74,7 @@ def describe_model_version(client: MlflowClient, query: ModelQuery) -> tuple[dic
         "version": str(version["version"]),
         "status": version.get("status"),
         "run_id": version.get("run_id") or None,
-        "model_id": version.get("model_id") or None,
+        "model_id": version.get("model_id") or model_id_from_source(version.get("source")),
         "source": version.get("source"),
         "download_uri": download_uri,
         "artifact_path": location.path,
@@ -92,32 +91,35 @@ def describe_model_version(client: MlflowClient, query: ModelQuery) -> tuple[dic
 def _registered_model(client: MlflowClient, name: str) -> dict[str, Any]:
     """The registered model document, or a clear error when there is no such model."""
     try:
-        return client.get("registered-models/get", {"name": name})["registered_model"]
+        return client.get("registered-models/get", {"name": name}, "registered_model")
     except MlflowHttpError as error:
         if error.not_found:
-            raise MlflowError(
-                "registered model %r does not exist at %s" % (name, client.base_url)
-            ) from None
+            raise MlflowError("registered model %r does not exist at %s" % (name, client.base_url)) from None
         raise
 
 
-def _latest_version_number(registered: dict[str, Any], client: MlflowClient) -> str:
-    """The highest version number of the model (``latest_versions`` holds the newest version of each stage)."""
-    numbers = [int(entry["version"]) for entry in registered.get("latest_versions", [])]
+def _version_numbers(registered: dict[str, Any]) -> list[int]:
+    """Version numbers in ``latest_versions`` (the newest version of each stage), so the highest is the latest."""
+    return sorted(int(entry["version"]) for entry in registered.get("latest_versions", []))
+
+
+def _latest_version_number(client: MlflowClient, registered: dict[str, Any]) -> str:
+    """The highest version number of the model, or a clear error when it has none."""
+    numbers = _version_numbers(registered)
     if not numbers:
         raise MlflowError("registered model %r at %s has no versions" % (registered["name"], client.base_url))
-    return str(max(numbers))
+    return str(numbers[-1])
 
 
 def _version_by_number(client: MlflowClient, registered: dict[str, Any], number: str) -> dict[str, Any]:
     """The model version document, or an error that names the versions that do exist."""
     try:
-        return client.get("model-versions/get", {"name": registered["name"], "version": number})["model_version"]
+        return client.get("model-versions/get", {"name": registered["name"], "version": number}, "model_version")
     except MlflowHttpError as error:
         if error.not_found:
             raise MlflowError(
                 "version %s of registered model %r does not exist at %s (latest version: %s)"
-                % (number, registered["name"], client.base_url, _latest_or_none(registered))
+                % (number, registered["name"], client.base_url, (_version_numbers(registered) or ["none"])[-1])
             ) from None
         raise
 
@@ -125,10 +127,11 @@ def _version_by_number(client: MlflowClient, registered: dict[str, Any], number:
 def _version_by_alias(client: MlflowClient, registered: dict[str, Any], alias: str) -> dict[str, Any]:
     """The model version an alias points at, or an error that lists the aliases that are set."""
     try:
-        return client.get("registered-models/alias", {"name": registered["name"], "alias": alias})["model_version"]
+        return client.get("registered-models/alias", {"name": registered["name"], "alias": alias}, "model_version")
     except MlflowHttpError as error:
-        if error.not_found:
-            known = sorted(entry["alias"] for entry in registered.get("aliases", []))
+        # MLflow 3 answers an unknown alias with 400 INVALID_PARAMETER_VALUE, older servers with 404.
+        known = sorted(entry["alias"] for entry in registered.get("aliases", []))
+        if alias not in known and (error.not_found or error.error_code == "INVALID_PARAMETER_VALUE"):
             raise MlflowError(
                 "alias %r is not set on registered model %r at %s (aliases set: %s)"
                 % (alias, registered["name"], client.base_url, ", ".join(known) or "none")
@@ -136,16 +139,10 @@ def _version_by_alias(client: MlflowClient, registered: dict[str, Any], alias: s
         raise
 
 
-def _latest_or_none(registered: dict[str, Any]) -> str:
-    """The highest version number as text, or ``none``."""
-    numbers = [int(entry["version"]) for entry in registered.get("latest_versions", [])]
-    return str(max(numbers)) if numbers else "none"
-
-
 def _run_metrics(client: MlflowClient, run_id: str, warnings: list[str]) -> dict[str, float]:
     """Latest value of each metric of the run that produced the version (one request)."""
     try:
-        run = client.get("runs/get", {"run_id": run_id})["run"]
+        run = client.get("runs/get", {"run_id": run_id}, "run")
     except MlflowHttpError as error:
         if error.not_found:
             warnings.append("run %s no longer exists, so metrics are empty" % run_id)

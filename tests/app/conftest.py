@@ -1,0 +1,80 @@
+"""Fixtures for the fraud check app: the app as a real subprocess, an unused port, a silent socket, Chromium."""
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from silent_server import SilentServer
+from support.ports import LOOPBACK, free_port
+from support.processes import child_env, start_logged, stop_process_tree, wait_until_ready
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "app"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Launch Debian's Chromium (Playwright's own browser download is not reachable here)."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-installs Debian's chromium)")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": ["--no-sandbox"]}
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """`test-artifacts/app/` in the repository (gitignored): screenshots the tests leave behind."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS_DIR
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """An http:// base URL on a loopback port nothing listens on (connections are refused)."""
+    return f"http://{LOOPBACK}:{free_port()}"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    """A socket that takes requests and never answers (for timeouts), with the request heads it received."""
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+AppStarter = Callable[[str], str]
+
+
+@pytest.fixture(scope="module")
+def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppStarter]:
+    """Start `python -m fraud_app` for an INFERENCE_ENDPOINT on a free port; returns the page URL."""
+    started = []
+
+    def start(endpoint: str) -> str:
+        port = free_port()
+        log_file = tmp_path_factory.mktemp("fraud-app") / "app.log"
+        env = child_env({
+            "INFERENCE_ENDPOINT": endpoint, "GRADIO_SERVER_NAME": LOOPBACK, "GRADIO_SERVER_PORT": str(port),
+            "GRADIO_ANALYTICS_ENABLED": "False", "INFERENCE_TIMEOUT": "5",
+            "GRADIO_TEMP_DIR": str(log_file.parent / "gradio"),
+        })
+        process = start_logged([sys.executable, "-m", "fraud_app"], log_file, env)
+        started.append(process)
+        url = f"http://{LOOPBACK}:{port}"
+        wait_until_ready(process, lambda: _serves(url), "fraud app", log_file, timeout_s=90)
+        return url
+
+    yield start
+    for process in started:
+        stop_process_tree(process)
+
+
+def _serves(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+

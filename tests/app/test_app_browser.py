@@ -1,0 +1,93 @@
+"""The app in a real browser (Debian's Chromium through Playwright), as a real process in front of the real
+local V2 model server: form, examples, verdicts, CSV batch scoring, and a readable error when the server is
+down. Leaves screenshots in test-artifacts/app/."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from fraud_app.features import FEATURE_NAMES
+
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def app_url(start_app, v2_infer_url: str) -> str:
+    """The app, started against the real model server."""
+    return start_app(v2_infer_url)
+
+
+def _fill_transaction(page: Page, numbers: dict[str, float], flags: dict[str, str]) -> None:
+    for name, value in numbers.items():
+        page.locator(f"#{name} input").fill(str(value))
+    for name, choice in flags.items():
+        page.locator(f"#{name}").get_by_label(choice, exact=True).check()
+
+
+def test_check_transactions_and_score_a_csv(page: Page, app_url: str, tmp_path: Path, artifacts_dir: Path) -> None:
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app_url)
+    expect(page.locator("#model-status")).to_contain_text("Ready", timeout=TIMEOUT_MS)
+    expect(page.locator("#model-status")).to_contain_text("dense_input FP32")
+
+    page.get_by_text("Clearly fraudulent", exact=False).first.click()
+    expect(page.locator("#online_order").get_by_label("Yes", exact=True)).to_be_checked()
+    page.locator("#check").click()
+    verdict = page.locator("#verdict .fraud-verdict")
+    expect(verdict).to_have_text("Fraud")
+    expect(page.locator("#verdict")).to_contain_text("threshold 0.995")
+    expect(page.locator("#verdict")).to_contain_text("round trip")
+
+    _fill_transaction(
+        page,
+        {"distance_from_home": 3.5, "distance_from_last_transaction": 0.4, "ratio_to_median_purchase_price": 0.8},
+        {"repeat_retailer": "Yes", "used_chip": "Yes", "used_pin_number": "Yes", "online_order": "No"},
+    )
+    page.locator("#check").click()
+    expect(verdict).to_have_text("Not fraud")
+    page.screenshot(path=artifacts_dir / "one-transaction.png", full_page=True)
+
+    page.locator("#distance_from_home input").fill("")
+    page.locator("#check").click()
+    expect(page.locator("#verdict")).to_contain_text("Distance from home is required.")
+
+    page.get_by_role("tab", name="Batch scoring (CSV)").click()
+    scored = _upload_and_score(page, tmp_path / "transactions.csv", ",".join([*FEATURE_NAMES, "card"]), [
+        "480,350,9.0,0,0,0,1,A", "3.5,0.4,0.8,1,1,1,0,B", "120,15,6.5,0,0,0,1,C",
+    ])
+    expect(scored).to_contain_text("Scored 3 transaction(s): 2 flagged as fraud")
+    table = page.locator("#batch-table")
+    expect(table).to_contain_text("fraud_probability")
+    expect(table).to_contain_text("Not fraud")
+    expect(page.locator("#batch-download")).to_contain_text(".csv")
+    page.screenshot(path=artifacts_dir / "batch-scoring.png", full_page=True)
+
+    bad_header = ",".join(FEATURE_NAMES).replace("used_chip", "chip")
+    message = _upload_and_score(page, tmp_path / "bad.csv", bad_header, ["1,2,3,1,0,0,1"])
+    expect(message).to_contain_text("Missing column(s): used_chip.")
+
+
+def _upload_and_score(page: Page, path: Path, header: str, rows: list[str]):  # -> Locator
+    path.write_text("\n".join([header, *rows]) + "\n")
+    page.locator("#csv-upload input[type=file]").set_input_files(path)
+    expect(page.locator("#csv-upload")).to_contain_text(path.name)
+    page.locator("#score").click()
+    summary = page.locator("#batch-summary")
+    expect(summary).not_to_be_empty()
+    return summary
+
+
+def test_model_server_down_is_shown_in_the_page(page: Page, start_app, closed_port_url: str,
+                                                artifacts_dir: Path) -> None:
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(start_app(f"{closed_port_url}/v2/models/credit-card-fraud/infer"))
+    expect(page.locator("#model-status")).to_contain_text("Not ready", timeout=TIMEOUT_MS)
+    expect(page.locator("#model-status")).to_contain_text("Cannot reach the model server")
+    page.get_by_text("Clearly normal", exact=False).first.click()
+    page.locator("#check").click()
+    expect(page.locator("#verdict")).to_contain_text("Could not check the transaction. Cannot reach the model server")
+    expect(page.locator("#verdict")).not_to_contain_text("Traceback")
+    page.screenshot(path=artifacts_dir / "server-down.png", full_page=True)
+    page.locator("#check").click()  # the app keeps serving after the failure
+    expect(page.locator("#verdict")).to_contain_text("Could not check the transaction.")

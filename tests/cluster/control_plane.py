@@ -1,0 +1,323 @@
+"""Start and stop a real control plane (etcd, kube-apiserver, kube-controller-manager) plus the
+simulator of the platform controllers, all on 127.0.0.1 free ports, for tests and molecule.
+
+    with ControlPlane(rhoai_major=2) as cp:
+        ...  # cp.kubeconfig, cp.url
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import types
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from . import binaries, pki
+from .kube import Kube, object_path
+from .polling import wait_for
+
+CRD_DIR = Path(__file__).with_name("crds")
+RHOAI_MAJORS = (2, 3)
+CONTROLLERS = "namespace,garbagecollector,serviceaccount,deployment,replicaset,job,statefulset"
+SIMULATOR_S3_SECRET = ("kube-system", "simulator-s3")
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: get SIGTERM when the process that started us dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def crd_documents(path: Path) -> list[dict[str, Any]]:
+    """The CRDs in one file, a `List` document or plain documents."""
+    crds: list[dict[str, Any]] = []
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc:
+            crds.extend(doc["items"] if doc.get("kind") == "List" else [doc])
+    return crds
+
+
+def install_crds(kube: Kube, files: list[Path], timeout: float = 60) -> list[str]:
+    """Server-side apply every CRD in `files` and wait until each is Established; returns their names."""
+    names = []
+    for path in files:
+        for crd in crd_documents(path):
+            name = crd["metadata"]["name"]
+            kube.apply(object_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name), crd, "fraud-demo-tests")
+            names.append(name)
+
+    def established(name: str) -> bool:
+        crd = kube.get(object_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name)) or {}
+        conditions = crd.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    for name in names:
+        wait_for(f"CRD {name} Established", lambda n=name: established(n), timeout)
+    return names
+
+
+def use_rhoai(kube: Kube, major: int | None, timeout: float = 60) -> None:
+    """Present an OpenShift AI `major` (2 or 3) cluster: remove every variant's DataScienceCluster,
+    DSCInitialization and HardwareProfile CRDs (and so their objects), then install that variant's;
+    None leaves none installed."""
+    if major is not None and major not in RHOAI_MAJORS:
+        raise ValueError(f"rhoai major must be one of {RHOAI_MAJORS} or None, got {major!r}")
+    for name in sorted({c["metadata"]["name"] for m in RHOAI_MAJORS for c in _variant_crds(m)}):
+        path = object_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name)
+        if kube.get(path) is not None:
+            kube.request("DELETE", path)
+            wait_for(f"CRD {name} removed", lambda p=path: kube.get(p) is None, timeout)
+    if major is not None:
+        install_crds(kube, sorted((CRD_DIR / f"rhoai-{major}").glob("*.yaml")), timeout)
+
+
+def _variant_crds(major: int) -> list[dict[str, Any]]:
+    return [c for f in sorted((CRD_DIR / f"rhoai-{major}").glob("*.yaml")) for c in crd_documents(f)]
+
+
+class ControlPlane:
+    """etcd + kube-apiserver + kube-controller-manager + simulator, started by `start()` (or `with`)
+    and stopped by `stop()`; SIGTERM to this process stops them too (from the main thread).
+
+    rhoai_major: which OpenShift AI API generation to present (2, 3, or None for none).
+    s3: the data-connection dict (AWS_*) of a real S3 server that backs ObjectBucketClaims, or None.
+    """
+
+    def __init__(self, rhoai_major: int | None = 2, s3: dict[str, str] | None = None, workdir: Path | None = None) -> None:
+        if rhoai_major is not None and rhoai_major not in RHOAI_MAJORS:
+            raise ValueError(f"rhoai_major must be one of {RHOAI_MAJORS} or None, got {rhoai_major!r}")
+        self.rhoai_major = rhoai_major
+        self.s3 = s3
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="fraud-demo-cluster-"))
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.url = ""
+        self.controllers = False
+        self._processes: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
+        self._previous_sigterm: Any = None
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start everything and wait until the API answers, CRDs are Established and the simulator runs."""
+        self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        bins = binaries.find()
+        keys = pki.generate(self.workdir / "pki")
+        etcd_url = self._start_etcd(bins.etcd)
+        self._start_apiserver(bins.apiserver, keys, etcd_url)
+        self._write_kubeconfig(keys)
+        kube = Kube(self.kubeconfig)
+        wait_for("namespace default", lambda: kube.get("/api/v1/namespaces/default"), 60)
+        if bins.controller_manager is not None:
+            self._spawn(
+                "kube-controller-manager",
+                [
+                    str(bins.controller_manager),
+                    f"--kubeconfig={self.kubeconfig}",
+                    "--leader-elect=false",
+                    f"--controllers={CONTROLLERS}",
+                    "--secure-port=0",
+                    f"--root-ca-file={keys.ca_cert}",
+                    f"--service-account-private-key-file={keys.sa_private_key}",
+                    "--use-service-account-credentials=false",
+                    "--concurrent-gc-syncs=5",
+                ],
+            )
+            self.controllers = True
+        install_crds(kube, sorted(CRD_DIR.glob("*.yaml")))
+        use_rhoai(kube, self.rhoai_major)
+        if self.s3:
+            set_simulator_s3(kube, self.s3)
+        package = __package__ or "cluster"
+        root = Path(__file__).parents[len(package.split("."))]
+        self._spawn(
+            "simulator",
+            [sys.executable, "-m", f"{package}.simulator", f"--kubeconfig={self.kubeconfig}", f"--ready-file={self.workdir / 'simulator.ready'}"],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))},
+        )
+        wait_for("simulator", lambda: (self.workdir / "simulator.ready").exists(), 60, *self._process("simulator"))
+
+    def _start_etcd(self, etcd: Path) -> str:
+        data = self.workdir / "etcd"
+        data.mkdir(mode=0o700, exist_ok=True)
+        client, peer = free_port(), free_port()
+        url = f"http://127.0.0.1:{client}"
+        self._spawn(
+            "etcd",
+            [
+                str(etcd),
+                "--name=default",
+                f"--data-dir={data}",
+                f"--listen-client-urls={url}",
+                f"--advertise-client-urls={url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )
+
+        def healthy() -> bool:
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 - loopback
+                    return b'"true"' in response.read()
+            return False
+
+        wait_for("etcd /health", healthy, 60, *self._process("etcd"))
+        return url
+
+    def _start_apiserver(self, apiserver: Path, keys: pki.Pki, etcd_url: str) -> None:
+        port = free_port()
+        self.url = f"https://127.0.0.1:{port}"
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(apiserver),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",
+                f"--secure-port={port}",
+                f"--cert-dir={self.workdir / 'apiserver-certs'}",
+                f"--tls-cert-file={keys.serving_cert}",
+                f"--tls-private-key-file={keys.serving_key}",
+                f"--client-ca-file={keys.ca_cert}",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={keys.sa_public_key}",
+                f"--service-account-signing-key-file={keys.sa_private_key}",
+                "--profiling=false",
+            ],
+        )
+
+        def ready() -> bool:
+            context = _tls_context(keys)
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2, context=context) as response:  # noqa: S310
+                    return response.status == 200
+            return False
+
+        wait_for("kube-apiserver /readyz", ready, 120, *self._process("kube-apiserver"))
+
+    def _write_kubeconfig(self, keys: pki.Pki) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test", "cluster": {"server": self.url, "certificate-authority-data": _b64(keys.ca_cert)}}],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {"client-certificate-data": _b64(keys.admin_cert), "client-key-data": _b64(keys.admin_key)},
+                }
+            ],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin", "namespace": "default"}}],
+            "current-context": "test",
+        }
+        self.kubeconfig.touch(mode=0o600)
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        process = subprocess.Popen(  # noqa: S603 - our binaries, fixed arguments
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=env,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before threads matter
+        )
+        self._processes.append((name, process, log))
+
+    def _process(self, name: str) -> tuple[subprocess.Popen[bytes], Path]:
+        process = next(p for n, p, _ in self._processes if n == name)
+        return process, self.workdir / f"{name}.log"
+
+    def stop(self) -> None:
+        """Stop what was started, newest first (SIGTERM, then SIGKILL after 10 s), and remove the workdir."""
+        for _name, process, log in reversed(self._processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            log.close()
+        self._processes.clear()
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+        if self._own_workdir and not os.environ.get("FRAUD_DEMO_KEEP_CLUSTER_DIR"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _on_sigterm(self, signum: int, frame: types.FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+
+def _tls_context(keys: pki.Pki) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(keys.ca_cert))
+    context.load_cert_chain(str(keys.admin_cert), str(keys.admin_key))
+    return context
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def set_simulator_s3(kube: Kube, connection: dict[str, str]) -> None:
+    """Point the simulator's ObjectBucketClaim provisioner at a real S3 server: the Secret
+    kube-system/simulator-s3 holds its data-connection keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    AWS_S3_ENDPOINT, AWS_DEFAULT_REGION)."""
+    required = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_ENDPOINT")
+    missing = [k for k in required if not connection.get(k)]
+    if missing:
+        raise ValueError(f"S3 connection lacks {', '.join(missing)}")
+    namespace, name = SIMULATOR_S3_SECRET
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {k: v for k, v in connection.items() if k.startswith("AWS_")},
+    }
+    kube.apply(object_path("v1", "secrets", name, namespace), secret, "fraud-demo-tests")

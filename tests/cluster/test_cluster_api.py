@@ -1,0 +1,111 @@
+"""The control plane is a real Kubernetes API: versions, apply, conflicts, immutability, namespace
+deletion, garbage collection, and our CRDs' schemas."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Cluster
+from .kube import JSON, Kube, KubeError, object_path
+from .polling import wait_for
+
+
+def _config_map(namespace: str, name: str, data: dict[str, str]) -> JSON:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+
+
+def test_version_is_the_built_release(kube: Kube) -> None:
+    version = kube.get("/version") or {}
+    assert version["gitVersion"].startswith("v1."), version
+    assert version["gitVersion"] != "v0.0.0-master"
+
+
+def test_server_side_apply_tracks_managers_and_conflicts(kube: Kube, namespace: str) -> None:
+    path = object_path("v1", "configmaps", "applied", namespace)
+    kube.apply(path, _config_map(namespace, "applied", {"owner": "first"}), "first", force=False)
+    with pytest.raises(KubeError) as conflict:
+        kube.apply(path, _config_map(namespace, "applied", {"owner": "second"}), "second", force=False)
+    assert conflict.value.status == 409
+    forced = kube.apply(path, _config_map(namespace, "applied", {"owner": "second"}), "second", force=True) or {}
+    assert forced["data"] == {"owner": "second"}
+    assert {m["manager"] for m in forced["metadata"]["managedFields"]} >= {"second"}
+
+
+def test_stale_resource_version_is_refused(kube: Kube, namespace: str) -> None:
+    created = kube.request("POST", object_path("v1", "configmaps", namespace=namespace), _config_map(namespace, "cas", {"n": "1"})) or {}
+    kube.merge_patch(object_path("v1", "configmaps", "cas", namespace), {"data": {"n": "2"}})
+    stale = created | {"data": {"n": "3"}}
+    with pytest.raises(KubeError) as conflict:
+        kube.request("PUT", object_path("v1", "configmaps", "cas", namespace), stale)
+    assert conflict.value.status == 409
+
+
+def test_job_pod_template_is_immutable(kube: Kube, namespace: str) -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "immutable", "namespace": namespace, "annotations": {"sim.fraud-demo.test/outcome": "ignore"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}},
+    }
+    kube.request("POST", object_path("batch/v1", "jobs", namespace=namespace), job)
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "other"}]}}}}
+    with pytest.raises(KubeError) as invalid:
+        kube.merge_patch(object_path("batch/v1", "jobs", "immutable", namespace), patch)
+    assert invalid.value.status == 422
+    assert "immutable" in str(invalid.value)
+
+
+@pytest.mark.usefixtures("needs_controllers")
+def test_namespace_deletion_completes(kube: Kube) -> None:
+    kube.request("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+    kube.request("POST", object_path("v1", "configmaps", namespace="doomed"), _config_map("doomed", "content", {"a": "b"}))
+    kube.request("DELETE", "/api/v1/namespaces/doomed")
+    wait_for("namespace doomed gone", lambda: kube.get("/api/v1/namespaces/doomed") is None, 60)
+
+
+@pytest.mark.usefixtures("needs_controllers")
+def test_garbage_collector_removes_owned_objects(kube: Kube, namespace: str) -> None:
+    owner = kube.request("POST", object_path("v1", "configmaps", namespace=namespace), _config_map(namespace, "owner", {})) or {}
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+    child = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "child", "namespace": namespace, "ownerReferences": [ref]}}
+    kube.request("POST", object_path("v1", "secrets", namespace=namespace), child)
+    kube.request("DELETE", object_path("v1", "configmaps", "owner", namespace))
+    wait_for("owned secret collected", lambda: kube.get(object_path("v1", "secrets", "child", namespace)) is None, 60)
+
+
+def _route(namespace: str, **spec: object) -> JSON:
+    return {
+        "apiVersion": "route.openshift.io/v1",
+        "kind": "Route",
+        "metadata": {"name": "r", "namespace": namespace, "annotations": {"sim.fraud-demo.test/outcome": "ignore"}},
+        "spec": {"to": {"kind": "Service", "name": "svc"}, **spec},
+    }
+
+
+def test_crd_rejects_a_wrong_type(kube: Kube, namespace: str) -> None:
+    with pytest.raises(KubeError) as invalid:
+        kube.request("POST", object_path("route.openshift.io/v1", "routes", namespace=namespace), _route(namespace, port={"targetPort": 8080}, wildcardPolicy=3))
+    assert invalid.value.status == 422
+    assert "spec.wildcardPolicy" in str(invalid.value)
+
+
+def test_crd_rejects_an_unknown_field_under_strict_validation(kube: Kube, namespace: str) -> None:
+    path = object_path("route.openshift.io/v1", "routes", namespace=namespace)
+    with pytest.raises(KubeError) as invalid:
+        kube.request("POST", path, _route(namespace, hots="typo.example"), query={"fieldValidation": "Strict"})
+    assert invalid.value.status == 422
+    assert 'unknown field "spec.hots"' in str(invalid.value)
+    created = kube.request("POST", path, _route(namespace, hots="typo.example")) or {}
+    assert "hots" not in created["spec"], "without Strict the unknown field is pruned, never stored"
+
+
+def test_crd_requires_fields_upstream_requires(kube: Kube, namespace: str) -> None:
+    claim = {"apiVersion": "objectbucket.io/v1alpha1", "kind": "ObjectBucketClaim", "metadata": {"name": "c", "namespace": namespace}, "spec": {"generateBucketName": "x"}}
+    with pytest.raises(KubeError) as invalid:
+        kube.request("POST", object_path("objectbucket.io/v1alpha1", "objectbucketclaims", namespace=namespace), claim)
+    assert "spec.storageClassName: Required value" in str(invalid.value)
+
+
+def test_cluster_fixture_reports_its_endpoint(cluster: Cluster, kube: Kube) -> None:
+    assert cluster.url.startswith("https://127.0.0.1:")
+    assert cluster.kubeconfig.stat().st_mode & 0o077 == 0

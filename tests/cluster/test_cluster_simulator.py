@@ -1,0 +1,293 @@
+"""Each simulated controller behaviour and its failure switch (annotation or simulator-config)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import pytest
+
+from .control_plane import use_rhoai
+from .kube import JSON, Kube, object_path
+from .polling import wait_for
+
+OUTCOME = "sim.fraud-demo.test/outcome"
+MESSAGE = "sim.fraud-demo.test/message"
+CORE, APPS, BATCH = "v1", "apps/v1", "batch/v1"
+OBC, ROUTE = "objectbucket.io/v1alpha1", "route.openshift.io/v1"
+BUILD, IMAGE = "build.openshift.io/v1", "image.openshift.io/v1"
+KSERVE_V1ALPHA1, KSERVE_V1BETA1 = "serving.kserve.io/v1alpha1", "serving.kserve.io/v1beta1"
+
+
+def create(kube: Kube, api_version: str, plural: str, namespace: str, obj: JSON) -> JSON:
+    """POST `obj` (apiVersion and kind filled in by the caller)."""
+    return kube.request("POST", object_path(api_version, plural, namespace=namespace), obj) or {}
+
+
+def get(kube: Kube, api_version: str, plural: str, name: str, namespace: str = "") -> JSON:
+    return kube.get(object_path(api_version, plural, name, namespace)) or {}
+
+
+def await_field(kube: Kube, api_version: str, plural: str, name: str, namespace: str, test: Callable[[JSON], object], what: str, timeout: float = 30) -> JSON:
+    """Poll the object until `test(object)` is truthy; return the object."""
+    return wait_for(f"{plural}/{name}: {what}", lambda: (o := get(kube, api_version, plural, name, namespace)) and test(o) and o, timeout)
+
+
+def condition(obj: JSON, kind: str) -> str | None:
+    return next((c["status"] for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
+
+
+def meta(name: str, namespace: str, outcome: str | None = None, **extra: object) -> JSON:
+    annotations = {OUTCOME: outcome} if outcome else {}
+    return {"name": name, "namespace": namespace, "annotations": annotations, **extra}
+
+
+def container(name: str = "main") -> JSON:
+    return {"name": name, "image": "registry.example/app:1", "ports": [{"containerPort": 8080}]}
+
+
+def deployment(name: str, namespace: str, outcome: str | None = None) -> JSON:
+    labels = {"app": name}
+    return {
+        "apiVersion": APPS,
+        "kind": "Deployment",
+        "metadata": meta(name, namespace, outcome),
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {"containers": [container()]}}},
+    }
+
+
+def job(name: str, namespace: str, outcome: str | None = None) -> JSON:
+    return {
+        "apiVersion": BATCH,
+        "kind": "Job",
+        "metadata": meta(name, namespace, outcome),
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [container()]}}},
+    }
+
+
+def claim(name: str, namespace: str, outcome: str | None = None) -> JSON:
+    return {
+        "apiVersion": OBC,
+        "kind": "ObjectBucketClaim",
+        "metadata": meta(name, namespace, outcome),
+        "spec": {"generateBucketName": name, "storageClassName": "openshift-storage.noobaa.io", "additionalConfig": {"bucketclass": "noobaa-default-bucket-class"}},
+    }
+
+
+@pytest.mark.usefixtures("needs_controllers")
+class TestWorkloads:
+    def test_deployment_becomes_available(self, kube: Kube, namespace: str) -> None:
+        create(kube, APPS, "deployments", namespace, deployment("web", namespace))
+        done = await_field(kube, APPS, "deployments", "web", namespace, lambda d: condition(d, "Available") == "True", "Available")
+        assert done["status"]["readyReplicas"] == 1
+
+    def test_deployment_failure_switch_keeps_it_unavailable(self, kube: Kube, namespace: str) -> None:
+        create(kube, APPS, "deployments", namespace, deployment("broken", namespace, "fail"))
+        pods = wait_for("crash-looping pod", lambda: [p for p in (kube.get(object_path(CORE, "pods", namespace=namespace)) or {}).get("items", []) if p.get("status", {}).get("startTime")])
+        assert pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        assert condition(get(kube, APPS, "deployments", "broken", namespace), "Available") != "True"
+
+    def test_job_completes(self, kube: Kube, namespace: str) -> None:
+        create(kube, BATCH, "jobs", namespace, job("train", namespace))
+        await_field(kube, BATCH, "jobs", "train", namespace, lambda j: condition(j, "Complete") == "True", "Complete")
+
+    def test_job_fails_when_asked_through_simulator_config(self, kube: Kube, namespace: str, sim_config: dict[str, str]) -> None:
+        sim_config["jobs"] = "fail"
+        create(kube, BATCH, "jobs", namespace, job("train", namespace))
+        failed = await_field(kube, BATCH, "jobs", "train", namespace, lambda j: condition(j, "Failed") == "True", "Failed", timeout=60)
+        assert failed["status"].get("failed") == 1
+
+
+class TestObjectBucketClaims:
+    @pytest.mark.usefixtures("needs_controllers")
+    def test_claim_is_bound_with_configmap_and_secret_owned_by_it(self, kube: Kube, namespace: str) -> None:
+        created = create(kube, OBC, "objectbucketclaims", namespace, claim("mlflow-server", namespace))
+        bound = await_field(kube, OBC, "objectbucketclaims", "mlflow-server", namespace, lambda c: c.get("status", {}).get("phase") == "Bound", "Bound")
+        bucket = bound["spec"]["bucketName"]
+        assert bucket.startswith("mlflow-server-")
+        config = get(kube, CORE, "configmaps", "mlflow-server", namespace)
+        assert set(config["data"]) == {"BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME", "BUCKET_REGION", "BUCKET_SUBREGION"}
+        assert config["data"]["BUCKET_NAME"] == bucket
+        secret = get(kube, CORE, "secrets", "mlflow-server", namespace)
+        assert set(secret["data"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+        for child in (config, secret):
+            assert child["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+        assert get(kube, OBC, "objectbuckets", f"obc-{namespace}-mlflow-server")["status"]["phase"] == "Bound"
+        kube.request("DELETE", object_path(OBC, "objectbucketclaims", "mlflow-server", namespace))
+        wait_for("claim secret collected", lambda: kube.get(object_path(CORE, "secrets", "mlflow-server", namespace)) is None, 60)
+        wait_for("object bucket removed", lambda: kube.get(object_path(OBC, "objectbuckets", f"obc-{namespace}-mlflow-server")) is None)
+
+    def test_claim_failure_and_ignore_switches(self, kube: Kube, namespace: str) -> None:
+        create(kube, OBC, "objectbucketclaims", namespace, claim("ignored", namespace, "ignore"))
+        create(kube, OBC, "objectbucketclaims", namespace, claim("failing", namespace, "fail"))
+        await_field(kube, OBC, "objectbucketclaims", "failing", namespace, lambda c: c.get("status", {}).get("phase") == "Failed", "Failed")
+        assert "status" not in get(kube, OBC, "objectbucketclaims", "ignored", namespace)
+        assert kube.get(object_path(CORE, "secrets", "failing", namespace)) is None
+
+    def test_claim_creates_a_real_bucket_when_s3_is_configured(self, kube: Kube, namespace: str, request: pytest.FixtureRequest) -> None:
+        boto3 = pytest.importorskip("boto3")
+        try:
+            s3: dict[str, str] = request.getfixturevalue("s3_server")
+        except pytest.FixtureLookupError:
+            pytest.skip("tests/conftest.py has no s3_server fixture yet")
+        from .control_plane import set_simulator_s3
+
+        set_simulator_s3(kube, s3)
+        try:
+            create(kube, OBC, "objectbucketclaims", namespace, claim("real", namespace))
+            bound = await_field(kube, OBC, "objectbucketclaims", "real", namespace, lambda c: c.get("status", {}).get("phase") == "Bound", "Bound")
+            keys = {k: base64.b64decode(v).decode() for k, v in get(kube, CORE, "secrets", "real", namespace)["data"].items()}
+            client = boto3.client("s3", endpoint_url=s3["AWS_S3_ENDPOINT"], region_name=s3.get("AWS_DEFAULT_REGION") or "us-east-1", **{k.lower(): v for k, v in keys.items()})
+            client.head_bucket(Bucket=bound["spec"]["bucketName"])
+        finally:
+            kube.request("DELETE", object_path(CORE, "secrets", "simulator-s3", "kube-system"))
+
+
+class TestOpenShift:
+    def test_route_gets_a_host_and_is_admitted(self, kube: Kube, namespace: str) -> None:
+        create(kube, ROUTE, "routes", namespace, {"apiVersion": ROUTE, "kind": "Route", "metadata": meta("app", namespace), "spec": {"to": {"kind": "Service", "name": "app"}}})
+        route = await_field(kube, ROUTE, "routes", "app", namespace, lambda r: r.get("status", {}).get("ingress"), "admitted")
+        assert route["spec"]["host"] == f"app-{namespace}.apps.fraud-demo.test"
+        ingress = route["status"]["ingress"][0]
+        assert ingress["host"] == route["spec"]["host"]
+        assert condition({"status": ingress}, "Admitted") == "True"
+
+    def test_route_rejection_switch(self, kube: Kube, namespace: str) -> None:
+        spec = {"host": "taken.example", "to": {"kind": "Service", "name": "app"}}
+        create(kube, ROUTE, "routes", namespace, {"apiVersion": ROUTE, "kind": "Route", "metadata": meta("app", namespace, "fail"), "spec": spec})
+        route = await_field(kube, ROUTE, "routes", "app", namespace, lambda r: r.get("status", {}).get("ingress"), "ingress status")
+        admitted = route["status"]["ingress"][0]["conditions"][0]
+        assert (admitted["status"], admitted["reason"]) == ("False", "HostAlreadyClaimed")
+
+    def _build(self, namespace: str, name: str, outcome: str | None = None) -> JSON:
+        return {
+            "apiVersion": BUILD,
+            "kind": "Build",
+            "metadata": meta(name, namespace, outcome, labels={"buildconfig": "app"}),
+            "spec": {
+                "source": {"type": "Git", "git": {"uri": "https://example.invalid/app.git", "ref": "main"}, "contextDir": "app"},
+                "strategy": {"type": "Docker", "dockerStrategy": {"dockerfilePath": "Containerfile"}},
+                "output": {"to": {"kind": "ImageStreamTag", "name": "app:latest"}},
+            },
+        }
+
+    def test_build_completes_and_pushes_the_image_stream_tag(self, kube: Kube, namespace: str) -> None:
+        create(kube, IMAGE, "imagestreams", namespace, {"apiVersion": IMAGE, "kind": "ImageStream", "metadata": meta("app", namespace)})
+        create(kube, BUILD, "buildconfigs", namespace, {"apiVersion": BUILD, "kind": "BuildConfig", "metadata": meta("app", namespace), "spec": self._build(namespace, "x")["spec"]})
+        create(kube, BUILD, "builds", namespace, self._build(namespace, "app-1"))
+        build = await_field(kube, BUILD, "builds", "app-1", namespace, lambda b: b.get("status", {}).get("phase") == "Complete", "Complete")
+        stream = get(kube, IMAGE, "imagestreams", "app", namespace)
+        assert stream["status"]["dockerImageRepository"].endswith(f"/{namespace}/app")
+        latest = next(t for t in stream["status"]["tags"] if t["tag"] == "latest")
+        assert latest["items"][0]["image"] == build["status"]["output"]["to"]["imageDigest"]
+        assert get(kube, BUILD, "buildconfigs", "app", namespace)["status"]["lastVersion"] == 1
+
+    def test_build_failure_switch(self, kube: Kube, namespace: str) -> None:
+        create(kube, IMAGE, "imagestreams", namespace, {"apiVersion": IMAGE, "kind": "ImageStream", "metadata": meta("app", namespace)})
+        build = self._build(namespace, "app-1", "fail")
+        build["metadata"]["annotations"][MESSAGE] = "pip install failed"
+        create(kube, BUILD, "builds", namespace, build)
+        failed = await_field(kube, BUILD, "builds", "app-1", namespace, lambda b: b.get("status", {}).get("phase") == "Failed", "Failed")
+        assert (failed["status"]["reason"], failed["status"]["message"]) == ("DockerBuildFailed", "pip install failed")
+
+
+@pytest.mark.usefixtures("needs_controllers")
+class TestNotebooks:
+    def _notebook(self, namespace: str, outcome: str | None = None) -> JSON:
+        annotations = {"notebooks.opendatahub.io/inject-oauth": "true"}
+        notebook_meta = meta("wb", namespace, outcome)
+        notebook_meta["annotations"] |= annotations
+        return {"apiVersion": "kubeflow.org/v1", "kind": "Notebook", "metadata": notebook_meta, "spec": {"template": {"spec": {"containers": [container("wb")]}}}}
+
+    def test_notebook_gets_ready_with_its_statefulset_service_and_route(self, kube: Kube, namespace: str) -> None:
+        create(kube, "kubeflow.org/v1", "notebooks", namespace, self._notebook(namespace))
+        await_field(kube, "kubeflow.org/v1", "notebooks", "wb", namespace, lambda n: n.get("status", {}).get("readyReplicas") == 1, "ready", timeout=60)
+        assert get(kube, APPS, "statefulsets", "wb", namespace)["status"]["readyReplicas"] == 1
+        assert get(kube, CORE, "services", "wb", namespace)["spec"]["ports"][0]["targetPort"] == 8888
+        assert get(kube, ROUTE, "routes", "wb", namespace)["spec"]["to"]["name"] == "wb"
+
+    def test_notebook_failure_switch_keeps_it_unready(self, kube: Kube, namespace: str) -> None:
+        create(kube, "kubeflow.org/v1", "notebooks", namespace, self._notebook(namespace, "fail"))
+        wait_for("notebook pod crash-looping", lambda: (p := get(kube, CORE, "pods", "wb-0", namespace)) and p.get("status", {}).get("startTime"))
+        assert get(kube, "kubeflow.org/v1", "notebooks", "wb", namespace).get("status", {}).get("readyReplicas", 0) == 0
+
+
+def _runtime(namespace: str, multi_model: bool) -> JSON:
+    return {
+        "apiVersion": KSERVE_V1ALPHA1,
+        "kind": "ServingRuntime",
+        "metadata": meta("ovms", namespace, annotations={"enable-route": "true", "opendatahub.io/template-name": "ovms"}),
+        "spec": {
+            "multiModel": multi_model,
+            "supportedModelFormats": [{"name": "onnx", "version": "1"}],
+            "containers": [{"name": "kserve-container" if not multi_model else "ovms", "image": "quay.io/modh/openvino:1", "args": ["--model_name={{.Name}}", "--port=8001", "--rest_port=8888"]}],
+            **({"builtInAdapter": {"serverType": "ovms", "runtimeManagementPort": 8888}} if multi_model else {}),
+        },
+    }
+
+
+def _isvc(namespace: str, mode: str, key: str = "aws-connection-mlflow", outcome: str | None = None) -> JSON:
+    isvc_meta = meta("credit-card-fraud", namespace, outcome)
+    isvc_meta["annotations"]["serving.kserve.io/deploymentMode"] = mode
+    model = {"modelFormat": {"name": "onnx", "version": "1"}, "runtime": "ovms", "storage": {"key": key, "path": "1/models/m-1/artifacts"}}
+    return {"apiVersion": KSERVE_V1BETA1, "kind": "InferenceService", "metadata": isvc_meta, "spec": {"predictor": {"model": model}}}
+
+
+@pytest.mark.usefixtures("needs_controllers")
+class TestServing:
+    @pytest.fixture
+    def modelmesh_namespace(self, kube: Kube, namespace: str) -> str:
+        kube.merge_patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {"modelmesh-enabled": "true"}}})
+        create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=True))
+        return namespace
+
+    def test_modelmesh_runtime_and_model_load(self, kube: Kube, modelmesh_namespace: str) -> None:
+        ns = modelmesh_namespace
+        create(kube, KSERVE_V1BETA1, "inferenceservices", ns, _isvc(ns, "ModelMesh"))
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: condition(i, "Ready") == "True", "Ready", timeout=60)
+        assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "Loaded"
+        assert isvc["status"]["components"]["predictor"]["restUrl"] == f"http://modelmesh-serving.{ns}:8008"
+        assert condition(get(kube, APPS, "deployments", "modelmesh-serving-ovms", ns), "Available") == "True"
+        assert {p["port"] for p in get(kube, CORE, "services", "modelmesh-serving", ns)["spec"]["ports"]} == {8008, 8033, 2112}
+        assert get(kube, ROUTE, "routes", "credit-card-fraud", ns)["spec"]["path"] == "/v2/models/credit-card-fraud"
+
+    def test_modelmesh_failed_to_load_switch(self, kube: Kube, modelmesh_namespace: str) -> None:
+        ns = modelmesh_namespace
+        create(kube, KSERVE_V1BETA1, "inferenceservices", ns, _isvc(ns, "ModelMesh", outcome="fail"))
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus"), "model status")
+        status = isvc["status"]["modelStatus"]
+        assert status["states"]["activeModelState"] == "FailedToLoad"
+        assert status["lastFailureInfo"]["reason"] == "ModelLoadFailed"
+        assert condition(isvc, "Ready") == "False"
+
+    def test_modelmesh_missing_storage_key_fails_to_load(self, kube: Kube, modelmesh_namespace: str) -> None:
+        ns = modelmesh_namespace
+        create(kube, KSERVE_V1BETA1, "inferenceservices", ns, _isvc(ns, "ModelMesh", key="aws-connection-typo"))
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus"), "model status")
+        assert "aws-connection-typo" in isvc["status"]["modelStatus"]["lastFailureInfo"]["message"]
+
+    def test_raw_deployment_gets_ready_with_an_address(self, kube: Kube, namespace: str) -> None:
+        create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=False))
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment"))
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: condition(i, "Ready") == "True", "Ready", timeout=60)
+        assert isvc["status"]["address"]["url"] == f"http://credit-card-fraud-predictor.{namespace}.svc.cluster.local:8888"
+        predictor = get(kube, APPS, "deployments", "credit-card-fraud-predictor", namespace)
+        assert predictor["spec"]["template"]["spec"]["containers"][0]["args"][0] == "--model_name=credit-card-fraud"
+
+
+def test_openshift_ai_generation_switch(kube: Kube) -> None:
+    dsc = {"kind": "DataScienceCluster", "metadata": {"name": "default-dsc"}, "spec": {"components": {"dashboard": {"managementState": "Managed"}}}}
+    try:
+        create(kube, "datasciencecluster.opendatahub.io/v1", "datascienceclusters", "", {"apiVersion": "datasciencecluster.opendatahub.io/v1", **dsc})
+        two = await_field(kube, "datasciencecluster.opendatahub.io/v1", "datascienceclusters", "default-dsc", "", lambda d: condition(d, "Ready") == "True", "Ready")
+        assert two["status"]["release"]["version"].startswith("2.")
+        assert kube.get("/apis/datasciencecluster.opendatahub.io/v2") is None
+        use_rhoai(kube, 3)
+        create(kube, "datasciencecluster.opendatahub.io/v2", "datascienceclusters", "", {"apiVersion": "datasciencecluster.opendatahub.io/v2", **dsc})
+        three = await_field(kube, "datasciencecluster.opendatahub.io/v2", "datascienceclusters", "default-dsc", "", lambda d: condition(d, "Ready") == "True", "Ready")
+        assert three["status"]["release"]["version"].startswith("3.")
+        assert kube.get("/apis/infrastructure.opendatahub.io/v1/hardwareprofiles") is not None
+    finally:
+        use_rhoai(kube, 2)

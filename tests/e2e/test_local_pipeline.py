@@ -1,0 +1,125 @@
+"""The local target end to end: `ansible-playbook site.yml` on a small generated dataset with real components,
+then inference, the app, a second run that changes nothing, and a teardown that leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = [str(Path(sys.executable).parent / "ansible-playbook")]
+RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_playbook(playbook: str, extra_vars: Path, state_dir: Path, *args: str) -> tuple[int, str]:
+    """Run a playbook of the repo with the test's variables; return (changed count, output)."""
+    env = {**os.environ, "FRAUD_DEMO_STATE_DIR": str(state_dir), "ANSIBLE_FORCE_COLOR": "0"}
+    proc = subprocess.run(
+        [*PLAYBOOK, playbook, "-e", f"@{extra_vars}", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{playbook} failed (rc {proc.returncode}):\n{output[-6000:]}"
+    recap = RECAP.search(output)
+    assert recap, f"no PLAY RECAP in:\n{output[-3000:]}"
+    assert recap.group(4) == "0"
+    return int(recap.group(2)), output
+
+
+def processes_under(state_dir: Path) -> list[str]:
+    """Command lines of running processes that mention the state directory."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(state_dir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    """Stand the demo up once for this module on free ports and a temporary state directory."""
+    base = tmp_path_factory.mktemp("e2e")
+    state_dir = base / "state"
+    ports = {
+        "object_store_local_s3_port": free_port(),
+        "object_store_local_master_port": free_port(),
+        "object_store_local_volume_port": free_port(),
+        "object_store_local_filer_port": free_port(),
+        "object_store_local_webdav_port": free_port(),
+        "object_store_local_admin_port": free_port(),
+        "mlflow_server_local_port": free_port(),
+        "model_serving_local_port": free_port(),
+        "fraud_app_local_port": free_port(),
+    }
+    extra_vars = base / "vars.json"
+    extra_vars.write_text(json.dumps({**ports, "training_rows": 20000}))
+    changed, output = run_playbook("site.yml", extra_vars, state_dir)
+    yield {"state_dir": state_dir, "ports": ports, "vars": extra_vars, "first_changed": changed, "output": output}
+    if state_dir.exists():
+        run_playbook("teardown.yml", extra_vars, state_dir)
+
+
+def test_first_run_reports_changes_and_the_summary(demo) -> None:
+    assert demo["first_changed"] > 0
+    assert "Fraud check app:" in demo["output"]
+    assert "Model endpoint:" in demo["output"]
+
+
+def test_v2_inference_returns_a_probability(demo) -> None:
+    port = demo["ports"]["model_serving_local_port"]
+    base = f"http://127.0.0.1:{port}/v2"
+    assert requests.get(f"{base}/health/ready", timeout=10).status_code == 200
+    meta = requests.get(f"{base}/models/credit-card-fraud", timeout=10).json()
+    assert meta["inputs"][0]["name"] == "dense_input"
+    body = {"inputs": [{"name": "dense_input", "shape": [2, 7], "datatype": "FP32",
+                        "data": [120.0, 45.0, 9.5, 0, 0, 0, 1, 3.0, 0.4, 0.6, 1, 1, 1, 0]}]}
+    answer = requests.post(f"{base}/models/credit-card-fraud/infer", json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    fraud, normal = answer.json()["outputs"][0]["data"]
+    assert 0.0 <= normal < 0.5 < 0.995 < fraud <= 1.0
+
+
+def test_app_answers_over_http(demo) -> None:
+    port = demo["ports"]["fraud_app_local_port"]
+    page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+    assert page.status_code == 200
+    assert "distance" in page.text.lower()
+
+
+def test_secrets_file_is_private_and_keys_stay_out_of_the_output(demo) -> None:
+    secrets = demo["state_dir"] / "secrets" / "data-connection.env"
+    assert oct(secrets.stat().st_mode & 0o777) == "0o600"
+    values = dict(line.split("=", 1) for line in secrets.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert values[key] and values[key] not in demo["output"]
+        assert not [c for c in processes_under(demo["state_dir"]) if values[key] in c]
+
+
+def test_second_run_changes_nothing(demo) -> None:
+    changed, output = run_playbook("site.yml", demo["vars"], demo["state_dir"])
+    assert changed == 0, output[-6000:]
+
+
+def test_teardown_leaves_no_process_and_no_state(demo) -> None:
+    run_playbook("teardown.yml", demo["vars"], demo["state_dir"])
+    assert not processes_under(demo["state_dir"])
+    assert not demo["state_dir"].exists(), list(demo["state_dir"].rglob("*"))[:20]
