@@ -10,7 +10,7 @@ BIN         := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 
-.PHONY: help setup demo test test-python test-molecule lint teardown lock browser clean
+.PHONY: help setup demo test test-python test-molecule lint teardown lock browser clean cluster-bins
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,8 +43,11 @@ teardown: setup ## stop the local demo and remove its state
 browser: ## Debian's Chromium for the browser tests (Playwright's own download is not reachable)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser ## run every test (unit, component, end to end, molecule, lint)
+test: setup browser cluster-bins ## run every test (unit, component, end to end, molecule, lint)
 	$(BIN)/python -m pytest tests
+
+cluster-bins: ## build kube-apiserver, kube-controller-manager, etcd for the cluster tests (cached; ~30 min cold)
+	bash tests/cluster/build-bins.sh
 
 lint: setup ## ansible-lint (production profile) and yamllint
 	$(BIN)/yamllint -s .

@@ -75,9 +75,9 @@ class FraudApp:
         with gr.Blocks(title="Credit card fraud check", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
             gr.Markdown("# Credit card fraud check\nScore card transactions with the fraud model served over "
                         f"KServe V2. A probability at or above **{self.threshold:g}** is reported as fraud.")
-            with gr.Row(equal_height=True):
+            with gr.Row():
                 status = gr.HTML(render_status(initial_status, self.client.endpoint), elem_id="model-status")
-                refresh = gr.Button("Refresh model status", size="sm", scale=0)
+                refresh = gr.Button("Refresh model status", size="sm", scale=0, min_width=180)
             with gr.Tab("One transaction"):
                 inputs = _feature_inputs()
                 check = gr.Button("Check transaction", variant="primary", elem_id="check")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from silent_server import SilentServer
+from support.model_server import V2ModelServer
 from support.ports import LOOPBACK, free_port
 from support.processes import child_env, start_logged, stop_process_tree, wait_until_ready
 
@@ -78,3 +79,9 @@ def _serves(url: str) -> bool:
     except httpx.HTTPError:
         return False
 
+
+
+@pytest.fixture(scope="module")
+def v2_infer_url(v2_model_server: V2ModelServer) -> str:
+    """The real local model server's `.../v2/models/<name>/infer` URL, as INFERENCE_ENDPOINT takes it."""
+    return v2_model_server.infer_url

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from fraud_app.features import FEATURE_NAMES
 
 TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +29,10 @@ def _fill_transaction(page: Page, numbers: dict[str, float], flags: dict[str, st
 def test_check_transactions_and_score_a_csv(page: Page, app_url: str, tmp_path: Path, artifacts_dir: Path) -> None:
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url)
-    expect(page.locator("#model-status")).to_contain_text("Ready", timeout=TIMEOUT_MS)
+    expect(page.locator("#model-status")).to_contain_text("Ready")
     expect(page.locator("#model-status")).to_contain_text("dense_input FP32")
 
-    page.get_by_text("Clearly fraudulent", exact=False).first.click()
+    page.get_by_text("Clearly fraudulent", exact=True).click()
     expect(page.locator("#online_order").get_by_label("Yes", exact=True)).to_be_checked()
     page.locator("#check").click()
     verdict = page.locator("#verdict .fraud-verdict")
@@ -82,9 +83,10 @@ def test_model_server_down_is_shown_in_the_page(page: Page, start_app, closed_po
                                                 artifacts_dir: Path) -> None:
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(start_app(f"{closed_port_url}/v2/models/credit-card-fraud/infer"))
-    expect(page.locator("#model-status")).to_contain_text("Not ready", timeout=TIMEOUT_MS)
+    expect(page.locator("#model-status")).to_contain_text("Not ready")
     expect(page.locator("#model-status")).to_contain_text("Cannot reach the model server")
-    page.get_by_text("Clearly normal", exact=False).first.click()
+    page.get_by_text("Clearly normal", exact=True).click()
+    expect(page.locator("#used_pin_number").get_by_label("Yes", exact=True)).to_be_checked()
     page.locator("#check").click()
     expect(page.locator("#verdict")).to_contain_text("Could not check the transaction. Cannot reach the model server")
     expect(page.locator("#verdict")).not_to_contain_text("Traceback")

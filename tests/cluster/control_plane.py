@@ -154,10 +154,7 @@ class ControlPlane:
                     "--leader-elect=false",
                     f"--controllers={CONTROLLERS}",
                     "--secure-port=0",
-                    f"--root-ca-file={keys.ca_cert}",
-                    f"--service-account-private-key-file={keys.sa_private_key}",
                     "--use-service-account-credentials=false",
-                    "--concurrent-gc-syncs=5",
                 ],
             )
             self.controllers = True

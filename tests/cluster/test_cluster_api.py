@@ -9,6 +9,8 @@ from .conftest import Cluster
 from .kube import JSON, Kube, KubeError, object_path
 from .polling import wait_for
 
+pytestmark = pytest.mark.cluster
+
 
 def _config_map(namespace: str, name: str, data: dict[str, str]) -> JSON:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}

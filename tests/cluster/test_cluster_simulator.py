@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
+import boto3
 import pytest
+from support.s3 import S3Server
 
-from .control_plane import use_rhoai
+from .control_plane import set_simulator_s3, use_rhoai
 from .kube import JSON, Kube, object_path
 from .polling import wait_for
+
+pytestmark = pytest.mark.cluster
 
 OUTCOME = "sim.fraud-demo.test/outcome"
 MESSAGE = "sim.fraud-demo.test/message"
@@ -124,23 +128,20 @@ class TestObjectBucketClaims:
         assert "status" not in get(kube, OBC, "objectbucketclaims", "ignored", namespace)
         assert kube.get(object_path(CORE, "secrets", "failing", namespace)) is None
 
-    def test_claim_creates_a_real_bucket_when_s3_is_configured(self, kube: Kube, namespace: str, request: pytest.FixtureRequest) -> None:
-        boto3 = pytest.importorskip("boto3")
-        try:
-            s3: dict[str, str] = request.getfixturevalue("s3_server")
-        except pytest.FixtureLookupError:
-            pytest.skip("tests/conftest.py has no s3_server fixture yet")
-        from .control_plane import set_simulator_s3
-
+    @pytest.mark.usefixtures("needs_controllers")
+    def test_claim_creates_a_real_bucket_when_s3_is_configured(self, kube: Kube, namespace: str, s3_server: S3Server) -> None:
+        s3 = s3_server.env
         set_simulator_s3(kube, s3)
         try:
             create(kube, OBC, "objectbucketclaims", namespace, claim("real", namespace))
             bound = await_field(kube, OBC, "objectbucketclaims", "real", namespace, lambda c: c.get("status", {}).get("phase") == "Bound", "Bound")
-            keys = {k: base64.b64decode(v).decode() for k, v in get(kube, CORE, "secrets", "real", namespace)["data"].items()}
-            client = boto3.client("s3", endpoint_url=s3["AWS_S3_ENDPOINT"], region_name=s3.get("AWS_DEFAULT_REGION") or "us-east-1", **{k.lower(): v for k, v in keys.items()})
-            client.head_bucket(Bucket=bound["spec"]["bucketName"])
         finally:
             kube.request("DELETE", object_path(CORE, "secrets", "simulator-s3", "kube-system"))
+        config = get(kube, CORE, "configmaps", "real", namespace)["data"]
+        assert f"http://{config['BUCKET_HOST']}:{config['BUCKET_PORT']}" == s3["AWS_S3_ENDPOINT"]
+        keys = {k.lower(): base64.b64decode(v).decode() for k, v in get(kube, CORE, "secrets", "real", namespace)["data"].items()}
+        client = boto3.client("s3", endpoint_url=s3["AWS_S3_ENDPOINT"], region_name=s3["AWS_DEFAULT_REGION"], **keys)
+        client.head_bucket(Bucket=bound["spec"]["bucketName"])
 
 
 class TestOpenShift:

@@ -72,7 +72,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     }
     extra_vars = base / "vars.json"
     extra_vars.write_text(json.dumps({**ports, "training_rows": 20000}))
-    changed, output = run_playbook("site.yml", extra_vars, state_dir)
+    # -vvv on the first run: the secrets test below proves that even verbose output carries no key.
+    changed, output = run_playbook("site.yml", extra_vars, state_dir, "-vvv")
     yield {"state_dir": state_dir, "ports": ports, "vars": extra_vars, "first_changed": changed, "output": output}
     if state_dir.exists():
         run_playbook("teardown.yml", extra_vars, state_dir)
@@ -112,6 +113,15 @@ def test_secrets_file_is_private_and_keys_stay_out_of_the_output(demo) -> None:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert values[key] and values[key] not in demo["output"]
         assert not [c for c in processes_under(demo["state_dir"]) if values[key] in c]
+
+
+def test_no_key_in_any_state_file_but_the_secrets_file(demo) -> None:
+    secrets = demo["state_dir"] / "secrets" / "data-connection.env"
+    values = dict(line.split("=", 1) for line in secrets.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    keys = [values["AWS_ACCESS_KEY_ID"].encode(), values["AWS_SECRET_ACCESS_KEY"].encode()]
+    leaks = [str(path) for path in demo["state_dir"].rglob("*")
+             if path.is_file() and path != secrets and any(key in path.read_bytes() for key in keys)]
+    assert not leaks
 
 
 def test_second_run_changes_nothing(demo) -> None:

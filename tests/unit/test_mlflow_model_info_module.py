@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 MODULE = "fraud_demo.mlops.mlflow_model_info"
 API = "/api/2.0/mlflow"
 # What ansible adds to every module result, next to the module's own return values.
-ANSIBLE_RESULT_KEYS = {"changed", "invocation", "failed", "warnings", "deprecations", "_ansible_no_log"}
+ANSIBLE_RESULT_KEYS = {"action", "changed", "invocation", "failed", "warnings", "deprecations", "_ansible_no_log"}
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,13 @@ def _run_playbook(cases: dict[str, dict[str, Any]], workdir: Path) -> tuple[dict
         "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
         "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote"),
         "ANSIBLE_NOCOLOR": "1",
+        # -vvv keeps each module's arguments in its result and shows everything ansible would log; its
+        # connection chatter goes to stderr so that stdout stays one JSON document.
+        "ANSIBLE_VERBOSE_TO_STDERR": "true",
+        "ANSIBLE_INJECT_INVOCATION": "true",
     }
     completed = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)],
+        [str(BIN / "ansible-playbook"), "-vvv", "-i", "localhost,", str(playbook)],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -253,7 +257,7 @@ def test_tls_with_ca_path_sends_the_token_and_never_shows_it(scenario: Scenario)
     seen = scenario.fronts["tls"].authorization_seen
     assert seen.count(f"Bearer {scenario.token}") == 4  # model, version, download URI, run
     assert result["invocation"]["module_args"]["token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-    assert scenario.token not in scenario.output
+    assert scenario.token not in scenario.output  # the whole -vvv output of the playbook
 
 
 def test_tls_is_verified_by_default(scenario: Scenario) -> None:
@@ -341,10 +345,18 @@ def test_http_errors_carry_the_server_message(scenario: Scenario) -> None:
 
 def test_documented_options_and_return_values_match_the_code(scenario: Scenario, tmp_path: Path) -> None:
     """``ansible-doc`` renders the docs; options match the argument spec and RETURN matches a real result."""
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"), "HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "HOME": str(tmp_path),
+    }
     command = [str(BIN / "ansible-doc"), "-t", "module", MODULE]
-    rendered = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=True).stdout
-    assert "Describe an MLflow registered model version" in rendered
+    rendered = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert rendered.stderr == ""
+    assert rendered.stdout.startswith(f"> MODULE {MODULE} ")
+    for section in ("OPTIONS", "ATTRIBUTES:", "EXAMPLES:", "RETURN VALUES:"):
+        assert f"\n{section}" in rendered.stdout, section
     documented = json.loads(
         subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=120, check=True).stdout
     )[MODULE]

@@ -4,6 +4,7 @@ validated `TrainConfig` built from them."""
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,19 @@ def existing_file(text: str) -> str:
     return text
 
 
+def writable_path(text: str) -> Path:
+    """Accept a file path whose nearest existing ancestor is a writable directory (checked before training)."""
+    path = Path(text_value(text))
+    if path.is_dir():
+        raise ValueError(f"expected a file path, got the directory {text!r}")
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot create {text!r}: {ancestor} is not a writable directory")
+    return path
+
+
 def text_value(text: str) -> str:
     """Accept any non-empty text."""
     if not text:
@@ -183,10 +197,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("force_promote", ("TRAIN_FORCE_PROMOTE",), boolean, False,
            "move the alias to the new version whatever the comparison says"),
     Option("artifacts_destination", ("MLFLOW_ARTIFACTS_DESTINATION",), s3_destination, None,
-           "the tracking server's --artifacts-destination, to turn proxied mlflow-artifacts:/ URIs into bucket "
-           "paths (default: s3://$AWS_S3_BUCKET/)"),
+           "the tracking server's --artifacts-destination (s3://bucket/prefix), to turn proxied "
+           "mlflow-artifacts:/ URIs into bucket paths; required when the server proxies artifacts"),
     Option("ca_bundle", ("TRAIN_CA_BUNDLE",), existing_file, None,
            "CA bundle to verify TLS of the tracking server, https and S3 sources (verification is always on)"),
-    Option("summary_file", ("TRAIN_SUMMARY_FILE",), lambda text: Path(text_value(text)), None,
+    Option("summary_file", ("TRAIN_SUMMARY_FILE",), writable_path, None,
            "write the run summary JSON here (run, model version, alias, metrics, ONNX location)"),
 )

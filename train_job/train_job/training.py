@@ -97,6 +97,7 @@ def train(split: Split, *, epochs: int, batch_size: int, optimizer: str, learnin
         steps_per_epoch=batches_per_epoch(split.train.rows, batch_size),
         validation_data=evaluation_dataset(split.validation.features, split.validation.labels),
         callbacks=[EpochReport(epochs, sink)],
+        shuffle=False,
         verbose=0,
     )
     return model

@@ -33,7 +33,7 @@ def notebook(sim: Simulator, kind: Kind, namespace: str, name: str, obj: JSON | 
             "metadata": {"name": name, "namespace": namespace, "ownerReferences": owner},
             "spec": {
                 "replicas": replicas,
-                "serviceName": "",
+                "serviceName": name,
                 "selector": {"matchLabels": selector},
                 "template": {"metadata": {"labels": {**selector, "notebook-name": name}}, "spec": template.get("spec", {})},
             },

@@ -1,0 +1,5 @@
+"""Entry point: ``python -m fraud_model_server``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""Command line: check every option, fetch model.onnx from the bucket, serve it over KServe V2."""
+
+import argparse
+import ipaddress
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .storage import (
+    MODEL_FILE,
+    ModelLocation,
+    StorageError,
+    fetch_model,
+    load_data_connection,
+    resolve_location,
+    s3_client,
+)
+
+PROG = "python -m fraud_model_server"
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+logger = logging.getLogger("fraud_model_server")
+
+DESCRIPTION = """\
+Serve one ONNX model over the KServe V2 REST protocol, the way ModelMesh serves it on OpenShift AI:
+  GET  /v2/health/live, /v2/health/ready
+  GET  /v2/models/<name>, /v2/models/<name>/ready
+  POST /v2/models/<name>/infer
+
+At start the server downloads <storage path>/model.onnx from S3 with the data-connection variables
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_ENDPOINT, AWS_DEFAULT_REGION (default us-east-1) and
+AWS_S3_BUCKET, read from the environment or from --data-connection-file (never from the command line).
+TLS certificates are verified; AWS_CA_BUNDLE or --ca-bundle adds a CA bundle.
+Inputs, outputs, datatypes and shapes come from the ONNX graph; requests that do not match get a 400.
+"""
+
+EPILOG = """\
+exit status: 0 after SIGTERM/SIGINT, 1 when the model cannot be fetched or loaded, 2 for bad options.
+example (the data connection in a 0600 KEY=value file):
+  python -m fraud_model_server --model-name credit-card-fraud --storage-path models/fraud/1 \\
+    --data-connection-file .state/secrets/data-connection.env --workdir .state/model-server
+"""
+
+
+def _model_name(value: str) -> str:
+    """A name usable in /v2/models/<name>."""
+    if not MODEL_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid model name {value!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _loopback_host(value: str) -> str:
+    """A loopback IP address: the server has no authentication, so it must not listen beyond this machine."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid host {value!r}: give a loopback IP address such as 127.0.0.1") from None
+    if not address.is_loopback:
+        raise argparse.ArgumentTypeError(
+            f"host {value!r} is not a loopback address; this server has no authentication, bind it to 127.0.0.1"
+        )
+    return value
+
+
+def _port(value: str) -> int:
+    """A TCP port number."""
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r}: expected a number from 1 to 65535")
+    return int(value)
+
+
+def _grpc_port(value: str) -> int | None:
+    """A TCP port number, or 'disabled'."""
+    return None if value == "disabled" else _port(value)
+
+
+def _bounded_int(low: int, high: int) -> "argparse._ActionType":
+    """An integer in [low, high]."""
+
+    def parse(value: str) -> int:
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise argparse.ArgumentTypeError(f"invalid value {value!r}: expected an integer from {low} to {high}")
+        return int(value)
+
+    return parse
+
+
+def _readable_file(value: str) -> Path:
+    """An existing, readable regular file."""
+    path = Path(value)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a readable file")
+    return path
+
+
+def _workdir(value: str) -> Path:
+    """A directory path (created if missing) that is not an existing non-directory."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"workdir {value!r} exists and is not a directory")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The documented command line."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-name", type=_model_name, default="credit-card-fraud", help="serving name in /v2/models/<name> (default: %(default)s)")
+    parser.add_argument(
+        "--storage-path",
+        required=True,
+        help=f"folder holding {MODEL_FILE}: s3://<bucket>/<folder>, or <folder> inside AWS_S3_BUCKET "
+        "(a path ending in .onnx names the file itself)",
+    )
+    parser.add_argument("--workdir", type=_workdir, required=True, help="local directory the model is downloaded to")
+    parser.add_argument("--host", type=_loopback_host, default="127.0.0.1", help="loopback address to bind (default: %(default)s)")
+    parser.add_argument("--http-port", type=_port, default=8008, help="REST port (default: %(default)s, as ModelMesh)")
+    parser.add_argument("--grpc-port", type=_grpc_port, default=None, metavar="{PORT,disabled}", help="V2 gRPC port (default: disabled)")
+    parser.add_argument("--data-connection-file", type=_readable_file, help="KEY=value file with the AWS_* variables (the environment wins)")
+    parser.add_argument("--ca-bundle", type=_readable_file, default=os.environ.get("AWS_CA_BUNDLE") or None, help="CA bundle to verify the S3 endpoint's certificate (default: $AWS_CA_BUNDLE, else the system CAs)")
+    parser.add_argument("--onnx-threads", type=_bounded_int(1, 64), default=1, help="onnxruntime intra-op threads (default: %(default)s)")
+    parser.add_argument("--max-request-bytes", type=_bounded_int(1024, 1 << 30), default=DEFAULT_MAX_REQUEST_BYTES, help="largest accepted request body (default: %(default)s)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Validate, fetch, serve. Returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.grpc_port is not None and args.grpc_port == args.http_port:
+        parser.error(f"--grpc-port and --http-port are both {args.http_port}")
+    try:
+        connection = load_data_connection(args.data_connection_file)
+        location: ModelLocation = resolve_location(args.storage_path, connection.bucket)
+    except ValueError as error:
+        parser.error(str(error))
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    import uvloop  # the serving stack loads only once the options are known to be good (fast --help and errors)
+
+    from .server import ModelLoadError, ServeOptions, serve
+
+    try:
+        client = s3_client(connection, verify=str(args.ca_bundle) if args.ca_bundle else True)
+        model_file = fetch_model(client, location, args.workdir / MODEL_FILE, connection.endpoint)
+        logger.info("fetched %s from %s", location.uri, connection.endpoint)
+        options = ServeOptions(
+            model_name=args.model_name,
+            model_file=model_file,
+            host=args.host,
+            http_port=args.http_port,
+            grpc_port=args.grpc_port,
+            onnx_threads=args.onnx_threads,
+            max_request_bytes=args.max_request_bytes,
+            workdir=args.workdir,
+        )
+        uvloop.run(serve(options))
+    except (StorageError, ModelLoadError) as error:
+        logger.error("%s", error)
+        return 1
+    return 0

@@ -1,0 +1,90 @@
+"""MLServer runtime that serves one ONNX file with onnxruntime and checks every request against the graph."""
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from mlserver import MLModel
+from mlserver.errors import InferenceError
+from mlserver.types import InferenceRequest, InferenceResponse
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+
+from .tensors import TensorSpec, decode_input, encode_output
+
+# Extra model parameter (ModelSettings.parameters.extra) read by this runtime.
+THREADS_PARAMETER = "onnx_threads"
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """Options for a small model on a small machine: ``threads`` intra-op threads, sequential, no spinning."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxRuntimeModel(MLModel):
+    """Loads ``parameters.uri`` (a local ``model.onnx``) and publishes its inputs/outputs as V2 metadata."""
+
+    async def load(self) -> bool:
+        """Create the onnxruntime session and derive the model's metadata from the graph."""
+        parameters = self.settings.parameters
+        if parameters is None or not parameters.uri:
+            raise ValueError(f"model {self.name!r} has no uri parameter pointing at its model.onnx")
+        extra = parameters.extra or {}
+        self._session = ort.InferenceSession(
+            str(Path(parameters.uri)),
+            sess_options=session_options(int(extra.get(THREADS_PARAMETER, 1))),
+            providers=["CPUExecutionProvider"],
+        )
+        self._input_specs = [
+            TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_inputs()
+        ]
+        self._output_specs = {
+            arg.name: TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_outputs()
+        }
+        self.inputs = [spec.metadata() for spec in self._input_specs]
+        self.outputs = [spec.metadata() for spec in self._output_specs.values()]
+        return True
+
+    def _decode_inputs(self, payload: InferenceRequest) -> dict[str, np.ndarray]:
+        """Map each request input to its graph input; raise InferenceError for unknown, missing or duplicate names."""
+        given = {request_input.name: request_input for request_input in payload.inputs}
+        expected = {spec.name: spec for spec in self._input_specs}
+        unknown = sorted(set(given) - set(expected))
+        missing = sorted(set(expected) - set(given))
+        if unknown or missing or len(given) != len(payload.inputs):
+            wanted = ", ".join(spec.describe() for spec in self._input_specs)
+            problems = [f"unknown input(s) {unknown}" if unknown else "", f"missing input(s) {missing}" if missing else ""]
+            if len(given) != len(payload.inputs):
+                problems.append("an input is given more than once")
+            raise InferenceError(f"{'; '.join(p for p in problems if p)}; model {self.name!r} expects {wanted}")
+        return {name: decode_input(spec, given[name]) for name, spec in expected.items()}
+
+    def _requested_outputs(self, payload: InferenceRequest) -> list[str]:
+        """Names of the outputs to return: those the request asks for, else all of them."""
+        if not payload.outputs:
+            return list(self._output_specs)
+        names = [output.name for output in payload.outputs]
+        unknown = sorted(set(names) - set(self._output_specs))
+        if unknown:
+            raise InferenceError(f"unknown output(s) {unknown}; model {self.name!r} has {list(self._output_specs)}")
+        return names
+
+    async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+        """Validate the request, run the session, return the requested outputs."""
+        feeds = self._decode_inputs(payload)
+        names = self._requested_outputs(payload)
+        try:
+            results = self._session.run(names, feeds)
+        except InvalidArgument as error:
+            raise InferenceError(f"the model rejected the input: {error}") from None
+        return InferenceResponse(
+            model_name=self.name,
+            id=payload.id,
+            outputs=[encode_output(self._output_specs[name], result) for name, result in zip(names, results, strict=True)],
+        )

@@ -1,0 +1,128 @@
+"""Assemble MLServer's V2 data plane, REST app and (optionally) gRPC server around one ONNX model."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from mlserver.grpc import GRPCServer
+from mlserver.handlers import DataPlane, ModelRepositoryHandlers
+from mlserver.registry import MultiModelRegistry
+from mlserver.repository.factory import ModelRepositoryFactory
+from mlserver.rest.app import create_app
+from mlserver.settings import ModelParameters, ModelSettings, Settings
+
+from .guards import RequestLimits, install_error_handlers
+from .runtime import THREADS_PARAMETER, OnnxRuntimeModel
+
+logger = logging.getLogger("fraud_model_server")
+_REPOSITORY_API = "/v2/repository/"
+
+
+class ModelLoadError(RuntimeError):
+    """The model file could not be turned into a serving model; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything the server needs once the model file is on local disk."""
+
+    model_name: str
+    model_file: Path
+    host: str
+    http_port: int
+    grpc_port: int | None
+    onnx_threads: int
+    max_request_bytes: int
+    workdir: Path
+
+
+def mlserver_settings(options: ServeOptions) -> Settings:
+    """MLServer settings tuned for one small model: in-process inference, no metrics/gzip/access log."""
+    return Settings(
+        debug=False,
+        parallel_workers=0,
+        host=options.host,
+        http_port=options.http_port,
+        grpc_port=options.grpc_port or 0,
+        grpc_max_message_length=options.max_request_bytes,
+        metrics_endpoint=None,
+        gzip_enabled=False,
+        cors_settings=None,
+        load_models_at_startup=False,
+        model_repository_root=str(options.workdir),
+    )
+
+
+def model_settings(options: ServeOptions) -> ModelSettings:
+    """The one model: our onnxruntime runtime over the downloaded file."""
+    return ModelSettings(
+        name=options.model_name,
+        implementation=OnnxRuntimeModel,
+        parameters=ModelParameters(uri=str(options.model_file), extra={THREADS_PARAMETER: options.onnx_threads}),
+    )
+
+
+class _RestServer(uvicorn.Server):
+    """uvicorn server whose shutdown signals are handled by :func:`serve` (so gRPC stops too)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave signal handling to the caller."""
+        yield
+
+
+async def serve(options: ServeOptions) -> None:
+    """Load the model, then serve V2 REST (and gRPC when a port is given) until SIGTERM or SIGINT."""
+    settings = mlserver_settings(options)
+    registry = MultiModelRegistry()
+    data_plane = DataPlane(settings=settings, model_registry=registry)
+    handlers = ModelRepositoryHandlers(
+        repository=ModelRepositoryFactory.resolve_model_repository(settings), model_registry=registry
+    )
+    try:
+        await registry.load(model_settings(options))
+    except Exception as error:
+        raise ModelLoadError(f"cannot load {options.model_file} as an ONNX model: {error}") from error
+
+    app = create_app(settings, data_plane=data_plane, model_repository_handlers=handlers)
+    # The model is fixed at start, as with ModelMesh: no load/unload of other models over HTTP.
+    app.router.routes = [route for route in app.router.routes if not getattr(route, "path", "").startswith(_REPOSITORY_API)]
+    install_error_handlers(app)
+    config = uvicorn.Config(
+        RequestLimits(app, options.max_request_bytes),
+        host=options.host,
+        port=options.http_port,
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+    rest = _RestServer(config)
+    grpc = GRPCServer(settings, data_plane, handlers) if options.grpc_port else None
+
+    loop = asyncio.get_running_loop()
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(handled, lambda: setattr(rest, "should_exit", True))
+    grpc_task = asyncio.create_task(grpc.start()) if grpc else None
+    if grpc_task:  # a gRPC failure (port taken) stops REST too, and is raised below
+        grpc_task.add_done_callback(lambda _: setattr(rest, "should_exit", True))
+    logger.info(
+        "serving model %r on http://%s:%d%s",
+        options.model_name,
+        options.host,
+        options.http_port,
+        f" and grpc://{options.host}:{options.grpc_port}" if grpc else "",
+    )
+    try:
+        await rest.serve()
+    finally:
+        if grpc and grpc_task:
+            if not grpc_task.done():
+                await grpc.stop()
+            await grpc_task

@@ -1,0 +1,31 @@
+"""Test-split metrics of a fraud classifier: ranking quality and the confusion counts at the threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+
+METRIC_NAMES = ("roc_auc", "pr_auc", "precision", "recall", "f1", "tn", "fp", "fn", "tp")
+
+
+def evaluate(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
+    """Return ROC-AUC, PR-AUC (average precision) and, at ``threshold``, precision, recall, F1, tn, fp, fn, tp.
+
+    A transaction counts as fraud when its probability is strictly above ``threshold``.
+    """
+    predicted = probabilities > threshold
+    tn, fp, fn, tp = (int(count) for count in confusion_matrix(labels, predicted, labels=[0, 1]).ravel())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "roc_auc": float(roc_auc_score(labels, probabilities)),
+        "pr_auc": float(average_precision_score(labels, probabilities)),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
+        "tp": tp,
+    }

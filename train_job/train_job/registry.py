@@ -1,0 +1,166 @@
+"""Model registry: register the logged model, move the alias when the new version is at least as good, and
+say where its files are in the bucket.
+
+A registration that fails half-way (after the version exists) deletes that version before re-raising, so the
+registry never keeps a version the run did not finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import mlflow.artifacts
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+LOG = logging.getLogger(__name__)
+
+REGISTRATION_TIMEOUT_SECONDS = 300
+PROXIED_SCHEME = "mlflow-artifacts"
+MODEL_FILE = "model.onnx"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Whether the alias moved to the new version, and why."""
+
+    moved: bool
+    reason: str
+    previous_version: str | None
+    previous_value: float | None
+
+
+@dataclass(frozen=True)
+class ArtifactLocation:
+    """Where a model version's files are: MLflow's download URI and the folder inside the bucket."""
+
+    uri: str
+    bucket: str
+    path: str
+
+
+class RegistryError(RuntimeError):
+    """The registry step cannot complete; the message says which step and why."""
+
+
+def decide_promotion(metric: str, new_value: float, holder_version: str | None, holder_value: float | None,
+                     force: bool) -> Promotion:
+    """Decide whether the alias moves: when forced, when nobody holds it, or when ``new_value`` >= the holder's.
+
+    A holder without a value for ``metric`` keeps the alias (nothing proves the new version is as good).
+    """
+    if force:
+        return Promotion(True, "forced", holder_version, holder_value)
+    if holder_version is None:
+        return Promotion(True, "no current holder", None, None)
+    if holder_value is None:
+        return Promotion(False, f"current holder version {holder_version} has no {metric}; use force to move it",
+                         holder_version, None)
+    if new_value >= holder_value:
+        return Promotion(True, f"{metric} {new_value:.6f} >= {holder_value:.6f} of version {holder_version}",
+                         holder_version, holder_value)
+    return Promotion(False, f"{metric} {new_value:.6f} < {holder_value:.6f} of version {holder_version}",
+                     holder_version, holder_value)
+
+
+def alias_holder(client: MlflowClient, name: str, alias: str, metric: str) -> tuple[str | None, float | None]:
+    """Return (version, ``metric`` of its run) of the version holding ``alias``, (None, None) when none does."""
+    try:
+        holder = client.get_model_version_by_alias(name, alias)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None, None
+        raise
+    if not holder.run_id:
+        return str(holder.version), None
+    try:
+        value = client.get_run(holder.run_id).data.metrics.get(metric)
+    except MlflowException:
+        value = None
+    return str(holder.version), value
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The new model version, what happened to the alias, and where the version's files are."""
+
+    version: str
+    promotion: Promotion
+    location: ArtifactLocation
+
+
+def register(client: MlflowClient, *, name: str, model_uri: str, model_id: str | None, run_id: str, alias: str,
+             metric: str, value: float, force: bool, tags: dict[str, str],
+             artifacts_destination: str | None) -> Registration:
+    """Register ``model_uri`` as a new version of ``name`` (created if needed) and, once it is READY and its
+    folder holds ``model.onnx``, move ``alias`` per `decide_promotion`. Any failure after the version was
+    created deletes it before re-raising."""
+    try:
+        client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    holder_version, holder_value = alias_holder(client, name, alias, metric)
+    created = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id,
+                                          await_creation_for=REGISTRATION_TIMEOUT_SECONDS)
+    version = str(created.version)
+    try:
+        status = client.get_model_version(name, version).status
+        if status != "READY":
+            raise RegistryError(f"model version {name} {version} is {status}, not READY")
+        location = artifact_location(client, name, version, artifacts_destination)
+        check_model_files(location.uri)
+        promotion = decide_promotion(metric, value, holder_version, holder_value, force)
+        if promotion.moved:
+            client.set_registered_model_alias(name, alias, version)
+    except BaseException:
+        LOG.error("registration of %s version %s failed; deleting the version", name, version)
+        client.delete_model_version(name, version)
+        raise
+    LOG.info("registered %s version %s in s3://%s/%s; alias %r %s (%s)", name, version, location.bucket,
+             location.path, alias, "moved to it" if promotion.moved else "stays", promotion.reason)
+    return Registration(version, promotion, location)
+
+
+def check_model_files(uri: str) -> None:
+    """Raise `RegistryError` unless the folder at ``uri`` holds ``model.onnx`` and no external tensor data."""
+    names = {Path(info.path).name for info in mlflow.artifacts.list_artifacts(artifact_uri=uri)}
+    if MODEL_FILE not in names:
+        raise RegistryError(f"{uri} holds no {MODEL_FILE} (found: {', '.join(sorted(names)) or 'nothing'})")
+    external = sorted(name for name in names if name.endswith(".data"))
+    if external:
+        raise RegistryError(f"{uri} holds external tensor data {', '.join(external)}; the model must be one file")
+
+
+def artifact_location(client: MlflowClient, name: str, version: str, artifacts_destination: str | None) -> \
+        ArtifactLocation:
+    """Ask MLflow where the files of model version ``version`` are and locate that folder in its bucket."""
+    uri = client.get_model_version_download_uri(name, version)
+    bucket, path = bucket_location(uri, artifacts_destination)
+    return ArtifactLocation(uri, bucket, path)
+
+
+def bucket_location(uri: str, artifacts_destination: str | None) -> tuple[str, str]:
+    """Return (bucket, folder inside it) of an artifact ``uri``.
+
+    ``s3://bucket/path`` names both; a proxied ``mlflow-artifacts:/path`` is relative to the tracking server's
+    ``artifacts_destination`` (``s3://bucket/prefix``).
+    """
+    parts = urlsplit(uri)
+    if parts.scheme in ("s3", "s3a"):
+        bucket, path = parts.netloc, parts.path
+    elif parts.scheme == PROXIED_SCHEME:
+        if not artifacts_destination:
+            raise RegistryError(f"MLflow serves the model at {uri}; set --artifacts-destination (the server's "
+                                "s3://bucket/prefix) to locate it in the bucket")
+        destination = urlsplit(artifacts_destination)
+        bucket, path = destination.netloc, f"{destination.path.strip('/')}/{parts.path.lstrip('/')}"
+    else:
+        raise RegistryError(f"{uri} is not in an object store (scheme {parts.scheme!r})")
+    path = path.strip("/")
+    if not bucket or not path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise RegistryError(f"cannot locate {uri} in a bucket (bucket {bucket!r}, path {path!r})")
+    return bucket, path
