@@ -37,9 +37,12 @@ def main() -> int:
         if not config.verify_tls:
             LOG.warning("TLS certificate verification of the model endpoint is off (INFERENCE_TLS_VERIFY=false)")
         page = FraudApp(client, config.threshold, Path(results_dir)).build(status)
-        page.queue(default_concurrency_limit=CONCURRENCY).launch(
-            server_name=config.server_name, server_port=config.server_port, css=CSS, max_file_size=MAX_UPLOAD,
-            show_error=False, footer_links=[])
+        try:
+            page.queue(default_concurrency_limit=CONCURRENCY).launch(
+                server_name=config.server_name, server_port=config.server_port, css=CSS, max_file_size=MAX_UPLOAD,
+                show_error=False, footer_links=[])
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM through _stop: Gradio has closed its server
+            LOG.info("stopped")
     return 0
 
 

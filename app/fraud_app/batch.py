@@ -27,7 +27,7 @@ class BatchError(ValueError):
 
 @dataclass(frozen=True)
 class BatchResult:
-    """The scored table (input columns plus probability and label) and what the scoring took."""
+    """The scored table (label, probability, then the uploaded columns) and what the scoring took."""
 
     table: pd.DataFrame
     n_fraud: int
@@ -69,13 +69,17 @@ def read_transactions(path: str | Path) -> pd.DataFrame:
 
 
 def score(client: V2Client, frame: pd.DataFrame, threshold: float) -> BatchResult:
-    """Score every row of a frame from `read_transactions` and label it against `threshold`."""
+    """Score every row of a frame from `read_transactions` and label it against `threshold`.
+
+    The result starts with the label and the probability, followed by the uploaded columns.
+    """
     prediction = client.predict(frame[list(FEATURE_NAMES)].to_numpy(dtype=float).tolist())
-    table = frame.copy()
-    table[PROBABILITY_COLUMN] = prediction.probabilities
-    is_fraud = table[PROBABILITY_COLUMN] >= threshold
-    table[LABEL_COLUMN] = is_fraud.map({True: FRAUD, False: NOT_FRAUD})
-    return BatchResult(table, int(is_fraud.sum()), prediction.round_trip_s)
+    probabilities = pd.Series(prediction.probabilities, index=frame.index)
+    is_fraud = probabilities >= threshold
+    results = pd.DataFrame({LABEL_COLUMN: is_fraud.map({True: FRAUD, False: NOT_FRAUD}),
+                            PROBABILITY_COLUMN: probabilities})
+    inputs = frame.drop(columns=[LABEL_COLUMN, PROBABILITY_COLUMN], errors="ignore")
+    return BatchResult(pd.concat([results, inputs], axis=1), int(is_fraud.sum()), prediction.round_trip_s)
 
 
 def write_result(table: pd.DataFrame, directory: Path) -> Path:

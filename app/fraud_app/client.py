@@ -11,8 +11,9 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -29,11 +30,11 @@ class InferenceError(Exception):
     """The model could not give an answer; `str(error)` is a message fit for the page."""
 
 
-class EndpointUnreachable(InferenceError):
+class EndpointUnreachableError(InferenceError):
     """No connection to the model server (refused, DNS, TLS handshake, reset)."""
 
 
-class EndpointTimeout(InferenceError):
+class EndpointTimeoutError(InferenceError):
     """The model server did not answer within the timeout."""
 
 
@@ -45,7 +46,7 @@ class EndpointHTTPError(InferenceError):
         self.status_code = status_code
 
 
-class MalformedResponse(InferenceError):
+class MalformedResponseError(InferenceError):
     """The model server answered, but not with what the V2 protocol and this model promise."""
 
 
@@ -190,10 +191,10 @@ class V2Client:
         try:
             response = self._http.request(method, f"{self._model_path}{suffix}", json=json)
         except httpx.TimeoutException:
-            raise EndpointTimeout(f"The model server did not answer within {self._timeout_s:g} s "
-                                  f"({method} {url}).") from None
+            raise EndpointTimeoutError(f"The model server did not answer within {self._timeout_s:g} s "
+                                       f"({method} {url}).") from None
         except httpx.TransportError as error:
-            raise EndpointUnreachable(f"Cannot reach the model server at {url}: {_reason(error)}.") from None
+            raise EndpointUnreachableError(f"Cannot reach the model server at {url}: {_reason(error)}.") from None
         if check and response.status_code >= 400:
             raise EndpointHTTPError(f"The model server answered HTTP {response.status_code} to {method} {url}: "
                                     f"{_error_detail(response)}", response.status_code)
@@ -218,24 +219,24 @@ def parse_signature(metadata: Any, model_name: str) -> InputSignature:
     """Pick the model's one input from a V2 metadata answer and check it can take rows of seven numbers."""
     inputs = metadata.get("inputs") if isinstance(metadata, dict) else None
     if not isinstance(inputs, list) or not inputs:
-        raise MalformedResponse(f"The metadata of model {model_name!r} lists no inputs, so the app cannot tell "
-                                "what to send.")
+        raise MalformedResponseError(f"The metadata of model {model_name!r} lists no inputs, so the app cannot "
+                                     "tell what to send.")
     if len(inputs) != 1:
         names = [item.get("name") for item in inputs if isinstance(item, dict)]
-        raise MalformedResponse(f"Model {model_name!r} takes {len(inputs)} inputs {names}; this app sends one.")
-    item = inputs[0]
-    name, datatype, shape = (item.get(key) for key in ("name", "datatype", "shape")) if isinstance(
-        item, dict) else (None, None, None)
+        raise MalformedResponseError(f"Model {model_name!r} takes {len(inputs)} inputs {names}; this app sends one.")
+    item = inputs[0] if isinstance(inputs[0], dict) else {}
+    name, datatype, shape = item.get("name"), item.get("datatype"), item.get("shape")
     if not isinstance(name, str) or not name or not isinstance(shape, list):
-        raise MalformedResponse(f"The metadata of model {model_name!r} has an input without name or shape: "
-                                f"{_shorten(repr(item))}")
+        raise MalformedResponseError(f"The metadata of model {model_name!r} has an input without name or shape: "
+                                     f"{_shorten(repr(inputs[0]))}")
     if datatype not in FLOAT_DATATYPES:
-        raise MalformedResponse(f"Input {name!r} of model {model_name!r} has datatype {datatype!r}; the app sends "
-                                f"numbers as one of {sorted(FLOAT_DATATYPES)}.")
-    if len(shape) != 2 or not all(isinstance(dim, int) for dim in shape) or shape[1] not in (-1, N_FEATURES) \
-            or shape[0] == 0 or shape[0] < -1:
-        raise MalformedResponse(f"Input {name!r} of model {model_name!r} has shape {shape}; the app sends "
-                                f"[rows, {N_FEATURES}] (the seven transaction features).")
+        raise MalformedResponseError(f"Input {name!r} of model {model_name!r} has datatype {datatype!r}; the app "
+                                     f"sends numbers as one of {sorted(FLOAT_DATATYPES)}.")
+    fits = (len(shape) == 2 and all(isinstance(dim, int) for dim in shape)
+            and (shape[0] == -1 or shape[0] >= 1) and shape[1] in (-1, N_FEATURES))
+    if not fits:
+        raise MalformedResponseError(f"Input {name!r} of model {model_name!r} has shape {shape}; the app sends "
+                                     f"[rows, {N_FEATURES}] (the seven transaction features).")
     return InputSignature(name, datatype, tuple(shape))
 
 
@@ -243,16 +244,17 @@ def parse_probabilities(body: Any, n_rows: int) -> list[float]:
     """Read one probability per row from the first output of a V2 inference answer."""
     outputs = body.get("outputs") if isinstance(body, dict) else None
     if not isinstance(outputs, list) or not outputs or not isinstance(outputs[0], dict):
-        raise MalformedResponse(f"The model's answer has no outputs: {_shorten(repr(body))}")
+        raise MalformedResponseError(f"The model's answer has no outputs: {_shorten(repr(body))}")
     data = outputs[0].get("data")
     if isinstance(data, list) and data and all(isinstance(item, list) for item in data):
         data = [value for item in data for value in item]
     if not isinstance(data, list) or len(data) != n_rows:
         count = len(data) if isinstance(data, list) else "no"
-        raise MalformedResponse(f"The model answered {count} values for {n_rows} rows: {_shorten(repr(outputs[0]))}")
+        raise MalformedResponseError(f"The model answered {count} values for {n_rows} rows: "
+                                     f"{_shorten(repr(outputs[0]))}")
     for value in data:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise MalformedResponse(f"The model answered {value!r}, which is not a probability between 0 and 1.")
+            raise MalformedResponseError(f"The model answered {value!r}, which is not a probability between 0 and 1.")
     return [float(value) for value in data]
 
 
@@ -260,7 +262,7 @@ def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise MalformedResponse(f"The model server's answer is not JSON: {_shorten(response.text)}") from None
+        raise MalformedResponseError(f"The model server's answer is not JSON: {_shorten(response.text)}") from None
 
 
 def _error_detail(response: httpx.Response) -> str:
@@ -276,9 +278,13 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 def _reason(error: httpx.TransportError) -> str:
+    """The innermost cause of a transport error (e.g. "[Errno 111] Connection refused"), at most 8 levels down."""
     cause: BaseException = error
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    for _ in range(8):
+        inner = cause.__cause__ or cause.__context__
+        if inner is None:
+            break
+        cause = inner
     return str(cause) or type(cause).__name__
 
 

@@ -6,8 +6,9 @@ import ipaddress
 import math
 import os
 import re
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_THRESHOLD = 0.995
@@ -71,12 +72,15 @@ def _endpoint(endpoint: str, model_name: str) -> tuple[str, str, str | None]:
     if not endpoint:
         raise ConfigError("INFERENCE_ENDPOINT is not set: give the model's `.../v2/models/<name>/infer` URL.")
     parts = urlsplit(endpoint)
+    if parts.username is not None or parts.password is not None:
+        # Do not echo the value: it holds credentials.
+        raise ConfigError("INFERENCE_ENDPOINT must not contain user:password@; give a bearer token in INFERENCE_TOKEN.")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} is not an http:// or https:// URL with a host.")
     if parts.query or parts.fragment:
         raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} must not carry a query or fragment.")
     try:
-        parts.port
+        _ = parts.port  # urllib raises ValueError for a non-numeric or out-of-range port
     except ValueError:
         raise ConfigError(f"INFERENCE_ENDPOINT={endpoint!r} has an invalid port.") from None
     origin = f"{parts.scheme}://{parts.netloc}"
@@ -153,6 +157,10 @@ def _ca_bundle(path: str, verify_tls: bool) -> str | None:
                           "keep verification on to use a CA bundle.")
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise ConfigError(f"INFERENCE_CA_BUNDLE={path!r} is not a readable file.")
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as error:
+        raise ConfigError(f"INFERENCE_CA_BUNDLE={path!r} holds no usable PEM certificate ({error}).") from None
     return path
 
 

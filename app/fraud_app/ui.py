@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -39,7 +40,7 @@ class FraudApp:
     def check_transaction(self, *values: Any) -> tuple[str, str | Any]:
         """Score one transaction given as the form's seven values; returns the result HTML and the status."""
         try:
-            row = transaction_row(dict(zip(FEATURE_NAMES, values)))
+            row = transaction_row(dict(zip(FEATURE_NAMES, values, strict=True)))
             prediction = self.client.predict([row])
         except FeatureError as error:
             return _message(str(error)), gr.skip()
@@ -64,7 +65,8 @@ class FraudApp:
                    f"{self.threshold:g}, in {result.round_trip_s * 1000:.1f} ms of model round trips."
                    + (f" The table shows the first {PREVIEW_ROWS}; the download has all." if rows > PREVIEW_ROWS
                       else ""))
-        return f'<p class="fraud-message">{summary}</p>', result.table.head(PREVIEW_ROWS), str(scored), gr.skip()
+        preview = result.table.head(PREVIEW_ROWS).round({batch.PROBABILITY_COLUMN: 6})
+        return f'<p class="fraud-message">{summary}</p>', preview, str(scored), gr.skip()
 
     def status_html(self) -> str:
         """Ask the server for the model's status and render it."""
@@ -72,7 +74,8 @@ class FraudApp:
 
     def build(self, initial_status: ModelStatus) -> gr.Blocks:
         """Lay out the page."""
-        with gr.Blocks(title="Credit card fraud check", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
+        page = gr.Blocks(title="Credit card fraud check", analytics_enabled=False, delete_cache=(3600, 3600))
+        with page:
             gr.Markdown("# Credit card fraud check\nScore card transactions with the fraud model served over "
                         f"KServe V2. A probability at or above **{self.threshold:g}** is reported as fraud.")
             with gr.Row():
@@ -110,7 +113,7 @@ def render_status(status: ModelStatus, endpoint: str) -> str:
 def _verdict_html(probability: float, threshold: float, round_trip_s: float) -> str:
     is_fraud = probability >= threshold
     css, label = ("fraud", batch.FRAUD) if is_fraud else ("not-fraud", batch.NOT_FRAUD)
-    return (f'<div class="fraud-verdict {css}" data-testid="verdict">{label}</div>'
+    return (f'<div class="fraud-verdict {css}">{label}</div>'
             f'<div class="fraud-details">Fraud probability <b>{probability:.6f}</b> &middot; threshold '
             f'{threshold:g} &middot; round trip {round_trip_s * 1000:.1f} ms</div>')
 
@@ -135,7 +138,8 @@ def _feature_inputs() -> list[gr.components.Component]:
 
 
 def _example_values(values: tuple[float, ...]) -> list[float | str]:
-    return [(YES if value else NO) if feature.is_flag else value for feature, value in zip(FEATURES, values)]
+    pairs = zip(FEATURES, values, strict=True)
+    return [(YES if value else NO) if feature.is_flag else value for feature, value in pairs]
 
 
 def _guarded(handler: Callable[..., tuple[Any, ...]], n_outputs: int) -> Callable[..., tuple[Any, ...]]:
@@ -146,6 +150,6 @@ def _guarded(handler: Callable[..., tuple[Any, ...]], n_outputs: int) -> Callabl
         except Exception as error:  # the page must keep serving whatever a handler hits
             LOG.exception("unexpected error in %s", handler.__name__)
             text = f"Unexpected error ({type(error).__name__}); the app's log has the details."
-            return (_message(text),) + tuple(gr.skip() for _ in range(n_outputs - 1))
+            return (_message(text), *(gr.skip() for _ in range(n_outputs - 1)))
     run.__name__ = handler.__name__
     return run

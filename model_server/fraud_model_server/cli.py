@@ -37,7 +37,8 @@ Inputs, outputs, datatypes and shapes come from the ONNX graph; requests that do
 """
 
 EPILOG = """\
-exit status: 0 after SIGTERM/SIGINT, 1 when the model cannot be fetched or loaded, 2 for bad options.
+exit status: 0 after SIGTERM/SIGINT, 1 when the model cannot be fetched or loaded, 2 for bad options,
+3 when a port cannot be bound.
 example (the data connection in a 0600 KEY=value file):
   python -m fraud_model_server --model-name credit-card-fraud --storage-path models/fraud/1 \\
     --data-connection-file .state/secrets/data-connection.env --workdir .state/model-server
@@ -58,7 +59,9 @@ def _loopback_host(value: str) -> str:
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid host {value!r}: give a loopback IP address such as 127.0.0.1") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid host {value!r}: give a loopback IP address such as 127.0.0.1"
+        ) from None
     if not address.is_loopback:
         raise argparse.ArgumentTypeError(
             f"host {value!r} is not a loopback address; this server has no authentication, bind it to 127.0.0.1"
@@ -110,7 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-name", type=_model_name, default="credit-card-fraud", help="serving name in /v2/models/<name> (default: %(default)s)")
+    parser.add_argument(
+        "--model-name",
+        type=_model_name,
+        default="credit-card-fraud",
+        help="serving name in /v2/models/<name> (default: %(default)s)",
+    )
     parser.add_argument(
         "--storage-path",
         required=True,
@@ -118,14 +126,39 @@ def build_parser() -> argparse.ArgumentParser:
         "(a path ending in .onnx names the file itself)",
     )
     parser.add_argument("--workdir", type=_workdir, required=True, help="local directory the model is downloaded to")
-    parser.add_argument("--host", type=_loopback_host, default="127.0.0.1", help="loopback address to bind (default: %(default)s)")
+    parser.add_argument(
+        "--host", type=_loopback_host, default="127.0.0.1", help="loopback address to bind (default: %(default)s)"
+    )
     parser.add_argument("--http-port", type=_port, default=8008, help="REST port (default: %(default)s, as ModelMesh)")
-    parser.add_argument("--grpc-port", type=_grpc_port, default=None, metavar="{PORT,disabled}", help="V2 gRPC port (default: disabled)")
-    parser.add_argument("--data-connection-file", type=_readable_file, help="KEY=value file with the AWS_* variables (the environment wins)")
-    parser.add_argument("--ca-bundle", type=_readable_file, default=os.environ.get("AWS_CA_BUNDLE") or None, help="CA bundle to verify the S3 endpoint's certificate (default: $AWS_CA_BUNDLE, else the system CAs)")
-    parser.add_argument("--onnx-threads", type=_bounded_int(1, 64), default=1, help="onnxruntime intra-op threads (default: %(default)s)")
-    parser.add_argument("--max-request-bytes", type=_bounded_int(1024, 1 << 30), default=DEFAULT_MAX_REQUEST_BYTES, help="largest accepted request body (default: %(default)s)")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)")
+    parser.add_argument(
+        "--grpc-port", type=_grpc_port, default=None, metavar="{PORT,disabled}", help="V2 gRPC port (default: disabled)"
+    )
+    parser.add_argument(
+        "--data-connection-file",
+        type=_readable_file,
+        help="KEY=value file with the AWS_* variables (the environment wins)",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        type=_readable_file,
+        default=os.environ.get("AWS_CA_BUNDLE") or None,
+        help="CA bundle to verify the S3 endpoint's certificate (default: $AWS_CA_BUNDLE, else the system CAs)",
+    )
+    parser.add_argument(
+        "--onnx-threads",
+        type=_bounded_int(1, 64),
+        default=1,
+        help="onnxruntime intra-op threads (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-request-bytes",
+        type=_bounded_int(1024, 1 << 30),
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        help="largest accepted request body (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)"
+    )
     return parser
 
 
@@ -143,26 +176,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    import uvloop  # the serving stack loads only once the options are known to be good (fast --help and errors)
-
-    from .server import ModelLoadError, ServeOptions, serve
-
     try:
         client = s3_client(connection, verify=str(args.ca_bundle) if args.ca_bundle else True)
         model_file = fetch_model(client, location, args.workdir / MODEL_FILE, connection.endpoint)
-        logger.info("fetched %s from %s", location.uri, connection.endpoint)
-        options = ServeOptions(
-            model_name=args.model_name,
-            model_file=model_file,
-            host=args.host,
-            http_port=args.http_port,
-            grpc_port=args.grpc_port,
-            onnx_threads=args.onnx_threads,
-            max_request_bytes=args.max_request_bytes,
-            workdir=args.workdir,
-        )
+    except StorageError as error:
+        logger.error("%s", error)
+        return 1
+    logger.info("fetched %s from %s", location.uri, connection.endpoint)
+    return _serve(args, model_file)
+
+
+def _serve(args: argparse.Namespace, model_file: Path) -> int:
+    """Serve ``model_file`` until SIGTERM/SIGINT; 1 when it cannot be loaded."""
+    import uvloop  # the serving stack is imported only now: --help, bad options and fetch errors stay fast
+
+    from .server import ModelLoadError, ServeOptions, serve
+
+    options = ServeOptions(
+        model_name=args.model_name,
+        model_file=model_file,
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        onnx_threads=args.onnx_threads,
+        max_request_bytes=args.max_request_bytes,
+        workdir=args.workdir,
+    )
+    try:
         uvloop.run(serve(options))
-    except (StorageError, ModelLoadError) as error:
+    except ModelLoadError as error:
         logger.error("%s", error)
         return 1
     return 0

@@ -72,7 +72,9 @@ class RequestLimits:
         headers = dict(scope["headers"])
         encoding = headers.get(b"content-encoding", b"identity").strip().lower()
         if encoding not in (b"", b"identity"):
-            await self._refuse(send, 415, f"Content-Encoding {encoding.decode(errors='replace')!r} is not accepted; send plain JSON")
+            await self._refuse(
+                send, 415, f"Content-Encoding {encoding.decode(errors='replace')!r} is not accepted; send plain JSON"
+            )
             return
         limit = self._max_body_bytes
         chunks: list[bytes] = []

@@ -41,9 +41,7 @@ class OnnxRuntimeModel(MLModel):
             sess_options=session_options(int(extra.get(THREADS_PARAMETER, 1))),
             providers=["CPUExecutionProvider"],
         )
-        self._input_specs = [
-            TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_inputs()
-        ]
+        self._input_specs = [TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_inputs()]
         self._output_specs = {
             arg.name: TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_outputs()
         }
@@ -59,7 +57,10 @@ class OnnxRuntimeModel(MLModel):
         missing = sorted(set(expected) - set(given))
         if unknown or missing or len(given) != len(payload.inputs):
             wanted = ", ".join(spec.describe() for spec in self._input_specs)
-            problems = [f"unknown input(s) {unknown}" if unknown else "", f"missing input(s) {missing}" if missing else ""]
+            problems = [
+                f"unknown input(s) {unknown}" if unknown else "",
+                f"missing input(s) {missing}" if missing else "",
+            ]
             if len(given) != len(payload.inputs):
                 problems.append("an input is given more than once")
             raise InferenceError(f"{'; '.join(p for p in problems if p)}; model {self.name!r} expects {wanted}")
@@ -86,5 +87,7 @@ class OnnxRuntimeModel(MLModel):
         return InferenceResponse(
             model_name=self.name,
             id=payload.id,
-            outputs=[encode_output(self._output_specs[name], result) for name, result in zip(names, results, strict=True)],
+            outputs=[
+                encode_output(self._output_specs[name], result) for name, result in zip(names, results, strict=True)
+            ],
         )

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from mlserver.errors import MLServerError
 from mlserver.grpc import GRPCServer
 from mlserver.handlers import DataPlane, ModelRepositoryHandlers
 from mlserver.registry import MultiModelRegistry
@@ -20,7 +22,6 @@ from .guards import RequestLimits, install_error_handlers
 from .runtime import THREADS_PARAMETER, OnnxRuntimeModel
 
 logger = logging.getLogger("fraud_model_server")
-_REPOSITORY_API = "/v2/repository/"
 
 
 class ModelLoadError(RuntimeError):
@@ -67,6 +68,18 @@ def model_settings(options: ServeOptions) -> ModelSettings:
     )
 
 
+class FixedModelHandlers(ModelRepositoryHandlers):
+    """Model repository API (REST and gRPC) of a server whose one model is fixed at start, as with ModelMesh."""
+
+    async def load(self, name: str) -> bool:
+        """Refuse: models are not loaded over the API."""
+        raise MLServerError(f"cannot load {name!r}: this server serves one model, fixed at start", 403)
+
+    async def unload(self, name: str) -> bool:
+        """Refuse: the served model cannot be unloaded over the API."""
+        raise MLServerError(f"cannot unload {name!r}: this server serves one model, fixed at start", 403)
+
+
 class _RestServer(uvicorn.Server):
     """uvicorn server whose shutdown signals are handled by :func:`serve` (so gRPC stops too)."""
 
@@ -81,7 +94,7 @@ async def serve(options: ServeOptions) -> None:
     settings = mlserver_settings(options)
     registry = MultiModelRegistry()
     data_plane = DataPlane(settings=settings, model_registry=registry)
-    handlers = ModelRepositoryHandlers(
+    handlers = FixedModelHandlers(
         repository=ModelRepositoryFactory.resolve_model_repository(settings), model_registry=registry
     )
     try:
@@ -90,8 +103,6 @@ async def serve(options: ServeOptions) -> None:
         raise ModelLoadError(f"cannot load {options.model_file} as an ONNX model: {error}") from error
 
     app = create_app(settings, data_plane=data_plane, model_repository_handlers=handlers)
-    # The model is fixed at start, as with ModelMesh: no load/unload of other models over HTTP.
-    app.router.routes = [route for route in app.router.routes if not getattr(route, "path", "").startswith(_REPOSITORY_API)]
     install_error_handlers(app)
     config = uvicorn.Config(
         RequestLimits(app, options.max_request_bytes),
@@ -125,4 +136,6 @@ async def serve(options: ServeOptions) -> None:
         if grpc and grpc_task:
             if not grpc_task.done():
                 await grpc.stop()
-            await grpc_task
+            elif grpc_task.exception() is not None:
+                logger.error("cannot serve gRPC on %s:%d: %s", options.host, options.grpc_port, grpc_task.exception())
+                raise SystemExit(STARTUP_FAILURE)

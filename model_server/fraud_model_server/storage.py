@@ -142,7 +142,9 @@ def fetch_model(client: BaseClient, location: ModelLocation, destination: Path, 
         if code in _MISSING_OBJECT_CODES:
             raise StorageError(f"{location.uri} does not exist at {endpoint} ({code})") from None
         if code in _DENIED_CODES:
-            raise StorageError(f"access to {location.uri} at {endpoint} denied for the data connection's keys ({code})") from None
+            raise StorageError(
+                f"access to {location.uri} at {endpoint} denied for the data connection's keys ({code})"
+            ) from None
         raise StorageError(f"cannot read {location.uri} at {endpoint}: {code}") from None
     except BotoCoreError as error:
         partial.unlink(missing_ok=True)

@@ -82,7 +82,9 @@ def decode_input(spec: TensorSpec, request_input: RequestInput) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         values = raw.reshape(shape).astype(spec.dtype, copy=False)
     if values.dtype.kind == "f" and not np.isfinite(values).all():
-        raise InferenceError(f"input {spec.name!r}: data contains NaN or infinity (or values out of {spec.datatype} range)")
+        raise InferenceError(
+            f"input {spec.name!r}: data contains NaN or infinity (or values out of {spec.datatype} range)"
+        )
     if values.dtype.kind in "iu" and not np.array_equal(values, raw.reshape(shape)):
         raise InferenceError(f"input {spec.name!r}: values out of {spec.datatype} range")
     return values

@@ -1,5 +1,6 @@
 """Fixtures for the fraud check app: the app as a real subprocess, an unused port, a silent socket, Chromium."""
 
+import ssl
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -7,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-
+from self_signed import ServerCertificate, write_server_certificate
 from silent_server import SilentServer
 from support.model_server import V2ModelServer
 from support.ports import LOOPBACK, free_port
@@ -42,6 +43,22 @@ def closed_port_url() -> str:
 def silent_server() -> Iterator[SilentServer]:
     """A socket that takes requests and never answers (for timeouts), with the request heads it received."""
     server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def server_certificate(tmp_path_factory: pytest.TempPathFactory) -> ServerCertificate:
+    """A throw-away CA and a certificate for 127.0.0.1 signed by it."""
+    return write_server_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def silent_tls_server(server_certificate: ServerCertificate) -> Iterator[SilentServer]:
+    """Like `silent_server`, behind TLS with `server_certificate`: the handshake completes, no answer comes."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server_certificate.cert, server_certificate.key)
+    server = SilentServer(tls=context)
     yield server
     server.close()
 

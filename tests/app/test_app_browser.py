@@ -5,9 +5,8 @@ down. Leaves screenshots in test-artifacts/app/."""
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
-
 from fraud_app.features import FEATURE_NAMES
+from playwright.sync_api import Locator, Page, expect
 
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)
@@ -39,6 +38,7 @@ def test_check_transactions_and_score_a_csv(page: Page, app_url: str, tmp_path: 
     expect(verdict).to_have_text("Fraud")
     expect(page.locator("#verdict")).to_contain_text("threshold 0.995")
     expect(page.locator("#verdict")).to_contain_text("round trip")
+    page.screenshot(path=artifacts_dir / "fraud-verdict.png", full_page=True)
 
     _fill_transaction(
         page,
@@ -64,15 +64,17 @@ def test_check_transactions_and_score_a_csv(page: Page, app_url: str, tmp_path: 
     expect(page.locator("#batch-download")).to_contain_text(".csv")
     page.screenshot(path=artifacts_dir / "batch-scoring.png", full_page=True)
 
+    page.locator("#csv-upload").get_by_role("button", name="Clear").click()
     bad_header = ",".join(FEATURE_NAMES).replace("used_chip", "chip")
     message = _upload_and_score(page, tmp_path / "bad.csv", bad_header, ["1,2,3,1,0,0,1"])
     expect(message).to_contain_text("Missing column(s): used_chip.")
 
 
-def _upload_and_score(page: Page, path: Path, header: str, rows: list[str]):  # -> Locator
+def _upload_and_score(page: Page, path: Path, header: str, rows: list[str]) -> Locator:
+    """Upload a CSV made of `header` and `rows`, press "Score file", and return the summary element."""
     path.write_text("\n".join([header, *rows]) + "\n")
     page.locator("#csv-upload input[type=file]").set_input_files(path)
-    expect(page.locator("#csv-upload")).to_contain_text(path.name)
+    expect(page.locator("#csv-upload")).to_contain_text(path.stem)
     page.locator("#score").click()
     summary = page.locator("#batch-summary")
     expect(summary).not_to_be_empty()

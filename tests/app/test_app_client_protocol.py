@@ -5,17 +5,17 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fraud_app.client import (
-    EndpointTimeout,
-    EndpointUnreachable,
+    EndpointTimeoutError,
+    EndpointUnreachableError,
     InputSignature,
-    MalformedResponse,
+    MalformedResponseError,
     V2Client,
     parse_probabilities,
     parse_signature,
 )
 from fraud_app.ui import FraudApp
+from self_signed import ServerCertificate
 from silent_server import SilentServer
 
 ROW = [2.0, 0.5, 0.9, 1.0, 1.0, 1.0, 0.0]
@@ -41,7 +41,7 @@ def test_signature_is_read_from_metadata() -> None:
     ("not an object", "lists no inputs"),
 ])
 def test_unusable_metadata_is_explained(metadata: object, message: str) -> None:
-    with pytest.raises(MalformedResponse) as raised:
+    with pytest.raises(MalformedResponseError) as raised:
         parse_signature(metadata, "m")
     assert message in str(raised.value)
 
@@ -60,14 +60,14 @@ def test_probabilities_are_read_flat_or_nested() -> None:
     ({"outputs": [{"data": [float("nan")]}]}, "answered nan"),
 ])
 def test_malformed_answers_are_explained(body: object, message: str) -> None:
-    with pytest.raises(MalformedResponse) as raised:
+    with pytest.raises(MalformedResponseError) as raised:
         parse_probabilities(body, 1)
     assert message in str(raised.value)
 
 
 def test_server_down_is_a_readable_error(closed_port_url: str) -> None:
     with V2Client(closed_port_url, "credit-card-fraud") as client:
-        with pytest.raises(EndpointUnreachable) as raised:
+        with pytest.raises(EndpointUnreachableError) as raised:
             client.predict([ROW])
         status = client.status()
     assert f"Cannot reach the model server at {closed_port_url}/v2/models/credit-card-fraud" in str(raised.value)
@@ -79,19 +79,31 @@ def test_timeout_is_a_readable_error_and_bounded(silent_server: SilentServer) ->
     signature = InputSignature("dense_input", "FP32", (-1, 7))
     with V2Client(silent_server.url, "credit-card-fraud", timeout_s=0.5) as client:
         started = time.monotonic()
-        with pytest.raises(EndpointTimeout, match=r"did not answer within 0.5 s \(POST .*/infer\)"):
+        with pytest.raises(EndpointTimeoutError, match=r"did not answer within 0.5 s \(POST .*/infer\)"):
             client.predict([ROW], signature)
     assert time.monotonic() - started < 3
 
 
 def test_bearer_token_is_sent_only_when_set(silent_server: SilentServer) -> None:
     for token in ("s3cr3t-token", None):
-        with V2Client(silent_server.url, "credit-card-fraud", token=token, timeout_s=0.3) as client:
-            with pytest.raises(EndpointTimeout):
-                client.read_signature()
+        client = V2Client(silent_server.url, "credit-card-fraud", token=token, timeout_s=0.3)
+        with client, pytest.raises(EndpointTimeoutError):
+            client.read_signature()
     with_token, without_token = (request.lower() for request in silent_server.requests)
     assert b"\r\nauthorization: bearer s3cr3t-token\r\n" in with_token
     assert b"authorization" not in without_token
+
+
+def test_tls_is_verified_by_default_and_the_ca_bundle_is_trusted(
+    silent_tls_server: SilentServer, server_certificate: ServerCertificate
+) -> None:
+    client = V2Client(silent_tls_server.url, "credit-card-fraud", timeout_s=0.5)
+    with client, pytest.raises(EndpointUnreachableError, match="CERTIFICATE_VERIFY_FAILED"):
+        client.read_signature()
+    client = V2Client(silent_tls_server.url, "credit-card-fraud", ca_bundle=str(server_certificate.ca), timeout_s=0.5)
+    with client, pytest.raises(EndpointTimeoutError):  # the handshake passed; the silent server never answers
+        client.read_signature()
+    assert silent_tls_server.requests[-1].startswith(b"GET /v2/models/credit-card-fraud HTTP/1.1\r\n")
 
 
 def test_page_handlers_turn_failures_into_messages(closed_port_url: str, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from fraud_app.client import MAX_ROWS_PER_REQUEST, EndpointHTTPError, InputSignature, V2Client
 from support.model_server import V2ModelServer, model_is_ready, run_model_server, start_model_server, upload_model
 from support.onnx_models import (
     FRAUDULENT_TRANSACTION,
@@ -16,8 +17,6 @@ from support.onnx_models import (
 )
 from support.processes import stop_process_tree, wait_until_ready
 from support.s3 import S3Server
-
-from fraud_app.client import MAX_ROWS_PER_REQUEST, EndpointHTTPError, InputSignature, V2Client
 
 LEARNED = InputSignature("dense_input", "FP32", (-1, 7))
 
@@ -48,9 +47,10 @@ def test_a_large_batch_is_split_into_requests(v2_model_server: V2ModelServer) ->
 
 
 def test_wrong_input_name_is_reported_with_the_servers_reason(v2_model_server: V2ModelServer) -> None:
-    with V2Client(v2_model_server.base_url, v2_model_server.model_name) as client:
-        with pytest.raises(EndpointHTTPError) as raised:
-            client.predict([NORMAL_TRANSACTION], InputSignature("wrong_input", "FP32", (-1, 7)))
+    wrong = InputSignature("wrong_input", "FP32", (-1, 7))
+    client = V2Client(v2_model_server.base_url, v2_model_server.model_name)
+    with client, pytest.raises(EndpointHTTPError) as raised:
+        client.predict([NORMAL_TRANSACTION], wrong)
     assert raised.value.status_code == 400
     message = str(raised.value)
     assert message.startswith(f"The model server answered HTTP 400 to POST {v2_model_server.infer_url}: ")

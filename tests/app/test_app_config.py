@@ -1,10 +1,13 @@
 """The app's configuration: accepted forms of the endpoint, defaults, and a clear error for each bad value."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-
 from fraud_app.config import DEFAULT_THRESHOLD, AppConfig, ConfigError, load_config
+from self_signed import ServerCertificate
+from support.processes import child_env
 
 INFER_URL = "http://modelmesh-serving.fraud:8008/v2/models/credit-card-fraud/infer"
 
@@ -26,9 +29,8 @@ def test_base_url_with_model_name() -> None:
     assert (config.base_url, config.model_name) == ("http://127.0.0.1:8008", "credit-card-fraud")
 
 
-def test_every_setting_is_read(tmp_path: Path) -> None:
-    ca_bundle = tmp_path / "ca.pem"
-    ca_bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+def test_every_setting_is_read(server_certificate: ServerCertificate) -> None:
+    ca_bundle = server_certificate.ca
     config = load_config({
         "INFERENCE_ENDPOINT": INFER_URL, "INFERENCE_TOKEN": " tok3n\n", "FRAUD_THRESHOLD": "0.5",
         "INFERENCE_CA_BUNDLE": str(ca_bundle), "INFERENCE_TIMEOUT": "2.5", "GRADIO_SERVER_NAME": "0.0.0.0",
@@ -68,11 +70,26 @@ def test_bad_value_is_named_in_the_error(environ: dict[str, str], named: str) ->
     assert named in str(raised.value)
 
 
+def test_ca_bundle_without_a_certificate_is_refused(tmp_path: Path) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match=r"INFERENCE_CA_BUNDLE='.*ca.pem' holds no usable PEM certificate"):
+        load_config({"INFERENCE_ENDPOINT": INFER_URL, "INFERENCE_CA_BUNDLE": str(not_pem)})
+
+
+def test_credentials_in_the_endpoint_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config({"INFERENCE_ENDPOINT": "http://admin:hunter2@h:8008/v2/models/m/infer"})
+    assert "INFERENCE_ENDPOINT must not contain user:password@" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
 def test_ca_bundle_with_verification_off_is_refused(tmp_path: Path) -> None:
     ca_bundle = tmp_path / "ca.pem"
     ca_bundle.write_text("")
-    with pytest.raises(ConfigError, match="INFERENCE_CA_BUNDLE=.* INFERENCE_TLS_VERIFY is false"):
-        load_config({"INFERENCE_ENDPOINT": INFER_URL, "INFERENCE_TLS_VERIFY": "0", "INFERENCE_CA_BUNDLE": str(ca_bundle)})
+    environ = {"INFERENCE_ENDPOINT": INFER_URL, "INFERENCE_TLS_VERIFY": "0", "INFERENCE_CA_BUNDLE": str(ca_bundle)}
+    with pytest.raises(ConfigError, match=r"INFERENCE_CA_BUNDLE='.*' is set but INFERENCE_TLS_VERIFY is false"):
+        load_config(environ)
 
 
 def test_bad_token_error_never_echoes_the_token() -> None:
@@ -80,3 +97,12 @@ def test_bad_token_error_never_echoes_the_token() -> None:
         load_config({"INFERENCE_ENDPOINT": INFER_URL, "INFERENCE_TOKEN": "secret part"})
     assert "INFERENCE_TOKEN" in str(raised.value)
     assert "secret" not in str(raised.value)
+
+
+def test_app_process_stops_at_start_up_on_a_bad_value() -> None:
+    environ = child_env({"INFERENCE_ENDPOINT": INFER_URL, "GRADIO_SERVER_PORT": "http"})
+    result = subprocess.run([sys.executable, "-m", "fraud_app"], env=environ, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("fraud-app: configuration error: GRADIO_SERVER_PORT='http' must be a TCP port "
+                                     "between 1 and 65535.")

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from fraud_app.batch import MAX_ROWS, BatchError, read_transactions
 from fraud_app.features import EXAMPLES, FEATURE_NAMES, NO, YES, FeatureError, transaction_row
 
@@ -21,7 +20,7 @@ def test_examples_include_the_two_demo_rows_and_are_valid() -> None:
     assert EXAMPLES[0].values == (57.87785658389723, 0.3111400080477545, 1.9459399775518593, 1, 1, 0, 0)
     assert EXAMPLES[1].values == (15.694985541059943, 175.98918151972342, 0.8556228290724207, 1, 0, 0, 1)
     for example in EXAMPLES:
-        transaction_row(dict(zip(FEATURE_NAMES, example.values)))
+        transaction_row(dict(zip(FEATURE_NAMES, example.values, strict=True)))
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -66,7 +65,7 @@ def test_missing_columns_are_named(tmp_path: Path) -> None:
     (["1,2,x,1,0,0,1", "1,2,,1,0,0,1"], "Column ratio_to_median_purchase_price must hold a number >= 0; "
                                         "bad values on CSV line(s) 2, 3."),
     (["1,2,3,2,0,0,1"], "Column repeat_retailer must hold 0 or 1; bad values on CSV line(s) 2."),
-    ([f"1,2,3,1,yes,0,1"] * 7, "Column used_chip must hold 0 or 1; bad values on CSV line(s) 2, 3, 4, 5, 6 "
+    (["1,2,3,1,yes,0,1"] * 7, "Column used_chip must hold 0 or 1; bad values on CSV line(s) 2, 3, 4, 5, 6 "
                                "and 2 more."),
 ])
 def test_bad_values_are_named_by_column_and_line(tmp_path: Path, rows: list[str], message: str) -> None:

@@ -33,7 +33,7 @@ from .polling import wait_for
 
 CRD_DIR = Path(__file__).with_name("crds")
 RHOAI_MAJORS = (2, 3)
-CONTROLLERS = "namespace,garbagecollector,serviceaccount,deployment,replicaset,job,statefulset"
+CONTROLLERS = "namespace,garbagecollector,serviceaccount,serviceaccount-token,deployment,replicaset,job,statefulset"
 SIMULATOR_S3_SECRET = ("kube-system", "simulator-s3")
 _PR_SET_PDEATHSIG = 1
 

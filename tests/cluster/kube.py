@@ -27,8 +27,11 @@ class KubeError(RuntimeError):
 class Kube:
     """Talks to one API server with the credentials of a kubeconfig file."""
 
-    def __init__(self, kubeconfig: Path) -> None:
-        self.client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    def __init__(self, kubeconfig: Path, connections: int = 32) -> None:
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+        configuration.connection_pool_maxsize = connections  # one per open watch, plus the workers'
+        self.client = kubernetes.client.ApiClient(configuration)
 
     def request(
         self,

@@ -92,7 +92,7 @@ def test_v2_inference_returns_a_probability(demo) -> None:
     meta = requests.get(f"{base}/models/credit-card-fraud", timeout=10).json()
     assert meta["inputs"][0]["name"] == "dense_input"
     body = {"inputs": [{"name": "dense_input", "shape": [2, 7], "datatype": "FP32",
-                        "data": [120.0, 45.0, 9.5, 0, 0, 0, 1, 3.0, 0.4, 0.6, 1, 1, 1, 0]}]}
+                        "data": [300.0, 100.0, 20.0, 0, 0, 0, 1, 3.0, 0.4, 0.6, 1, 1, 1, 0]}]}
     answer = requests.post(f"{base}/models/credit-card-fraud/infer", json=body, timeout=10)
     assert answer.status_code == 200, answer.text
     fraud, normal = answer.json()["outputs"][0]["data"]

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import requests
-
 from support.model_server import V2ModelServer
 from support.onnx_models import INPUT_NAME, NORMAL_TRANSACTION
 
@@ -36,8 +35,16 @@ BAD_REQUESTS = {
     "out of FP32 range": (tensor(data=[1e39] + ROW[1:]), 400, "NaN or infinity"),
     "strings": (tensor(data=["5.0"] + ROW[1:]), 400, "must be numbers"),
     "object as data": (tensor(data={"a": 1}), 400, "must be numbers"),
-    "missing shape": (json.dumps({"inputs": [{"name": INPUT_NAME, "datatype": "FP32", "data": ROW}]}).encode(), 400, "inputs.0.shape: Field required"),
-    "unknown output": (json.dumps({**json.loads(tensor()), "outputs": [{"name": "score"}]}).encode(), 400, "unknown output(s) ['score']"),
+    "missing shape": (
+        json.dumps({"inputs": [{"name": INPUT_NAME, "datatype": "FP32", "data": ROW}]}).encode(),
+        400,
+        "inputs.0.shape: Field required",
+    ),
+    "unknown output": (
+        json.dumps({**json.loads(tensor()), "outputs": [{"name": "score"}]}).encode(),
+        400,
+        "unknown output(s) ['score']",
+    ),
     "empty body": (b"", 400, "request body is empty"),
     "not JSON": (b"inputs=1", 400, "not valid JSON"),
     "JSON array": (b"[]", 400, "valid dictionary"),
@@ -48,14 +55,19 @@ BAD_REQUESTS = {
 @pytest.mark.parametrize("case", BAD_REQUESTS, ids=list(BAD_REQUESTS))
 def test_bad_request_gets_a_readable_4xx(v2_model_server: V2ModelServer, case: str) -> None:
     body, status, fragment = BAD_REQUESTS[case]
-    response = requests.post(v2_model_server.infer_url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    response = requests.post(
+        v2_model_server.infer_url, data=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
     assert response.status_code == status, response.text
     assert fragment in response.json()["error"]
 
 
 def test_compressed_body_is_refused(v2_model_server: V2ModelServer) -> None:
     response = requests.post(
-        v2_model_server.infer_url, data=tensor(), headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}, timeout=10
+        v2_model_server.infer_url,
+        data=tensor(),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        timeout=10,
     )
     assert response.status_code == 415
     assert "gzip" in response.json()["error"]
@@ -63,13 +75,17 @@ def test_compressed_body_is_refused(v2_model_server: V2ModelServer) -> None:
 
 def test_oversized_chunked_body_is_refused(v2_model_server: V2ModelServer) -> None:
     chunks = (b" " * 100_000 for _ in range(60))  # 6 MB without Content-Length
-    response = requests.post(v2_model_server.infer_url, data=chunks, headers={"Content-Type": "application/json"}, timeout=30)
+    response = requests.post(
+        v2_model_server.infer_url, data=chunks, headers={"Content-Type": "application/json"}, timeout=30
+    )
     assert response.status_code == 413
 
 
 def test_still_serving_after_bad_requests(v2_model_server: V2ModelServer) -> None:
     assert v2_model_server.process.poll() is None
     assert requests.get(f"{v2_model_server.base_url}/v2/health/ready", timeout=5).status_code == 200
-    response = requests.post(v2_model_server.infer_url, data=tensor(), headers={"Content-Type": "application/json"}, timeout=10)
+    response = requests.post(
+        v2_model_server.infer_url, data=tensor(), headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert response.status_code == 200
     assert response.json()["outputs"][0]["data"][0] < 0.5

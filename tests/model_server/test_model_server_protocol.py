@@ -2,7 +2,6 @@
 
 import numpy as np
 import requests
-
 from support.model_server import V2ModelServer
 from support.onnx_models import (
     FRAUDULENT_TRANSACTION,
@@ -72,7 +71,8 @@ def test_flat_row_major_data_is_accepted(v2_model_server: V2ModelServer) -> None
         "outputs": [{"name": OUTPUT_NAME}],
     }
     data = requests.post(v2_model_server.infer_url, json=body, timeout=10).json()["outputs"][0]["data"]
-    assert data[0] > 0.995 and data[1] < 0.5
+    assert data[0] > 0.995
+    assert data[1] < 0.5
 
 
 def test_unknown_model_is_404_with_a_v2_error(v2_model_server: V2ModelServer) -> None:
@@ -81,9 +81,12 @@ def test_unknown_model_is_404_with_a_v2_error(v2_model_server: V2ModelServer) ->
     assert "no-such-model" in response.json()["error"]
 
 
-def test_model_repository_api_is_not_exposed(v2_model_server: V2ModelServer) -> None:
-    unload = f"{v2_model_server.base_url}/v2/repository/models/{v2_model_server.model_name}/unload"
-    assert requests.post(unload, timeout=5).status_code == 404
+def test_the_served_model_cannot_be_unloaded_or_replaced(v2_model_server: V2ModelServer) -> None:
+    repository = f"{v2_model_server.base_url}/v2/repository/models/{v2_model_server.model_name}"
+    for action in ("unload", "load"):
+        response = requests.post(f"{repository}/{action}", timeout=5)
+        assert response.status_code == 403
+        assert f"cannot {action} 'credit-card-fraud'" in response.json()["error"]
     assert requests.get(f"{v2_model_server.model_url}/ready", timeout=5).status_code == 200
 
 
@@ -91,4 +94,3 @@ def test_listens_on_loopback_only(v2_model_server: V2ModelServer) -> None:
     listeners = listening_addresses(v2_model_server.process.pid)
     port = int(v2_model_server.base_url.rsplit(":", 1)[1])
     assert listeners == {("127.0.0.1", port)}
-

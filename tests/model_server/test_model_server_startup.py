@@ -2,21 +2,23 @@
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import requests
-
 from support.model_server import SERVING_PYTHON, model_is_ready, start_model_server, upload_model
-from support.ports import free_port
+from support.ports import LOOPBACK, free_port
 from support.processes import listening_addresses, log_tail, stop_process_tree, wait_until_ready
 from support.s3 import S3Server
 
 
-def exit_status_and_log(s3_env: dict[str, str], storage_path: str, workdir: Path, timeout_s: float = 90) -> tuple[int, str]:
+def exit_status_and_log(
+    s3_env: dict[str, str], storage_path: str, workdir: Path, extra_args: tuple[str, ...] = (), timeout_s: float = 90
+) -> tuple[int, str]:
     """Run the server until it exits by itself; return its exit status and log."""
-    server = start_model_server(s3_env, storage_path, workdir)
+    server = start_model_server(s3_env, storage_path, workdir, extra_args=extra_args)
     try:
         status = server.process.wait(timeout=timeout_s)
     finally:
@@ -36,7 +38,7 @@ def test_wrong_keys_fail_without_leaking_them(s3_server: S3Server, v2_model_file
     status, log = exit_status_and_log(wrong, folder, tmp_path)
     assert status == 1
     assert f"access to s3://{s3_server.bucket}/{folder}/model.onnx" in log
-    assert "denied" in log and "SignatureDoesNotMatch" in log
+    assert "denied for the data connection's keys" in log
     assert "wrong-secret-value-0123456789" not in log
 
 
@@ -47,6 +49,21 @@ def test_file_that_is_not_onnx_fails_naming_it(s3_server: S3Server, tmp_path: Pa
     status, log = exit_status_and_log(s3_server.env, folder, tmp_path / "run")
     assert status == 1
     assert "model.onnx as an ONNX model" in log
+
+
+@pytest.mark.parametrize("option", ["--http-port", "--grpc-port"])
+def test_port_in_use_fails_naming_the_address(
+    s3_server: S3Server, v2_model_file: Path, tmp_path: Path, option: str
+) -> None:
+    folder = upload_model(s3_server, v2_model_file)
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, log = exit_status_and_log(s3_server.env, folder, tmp_path, extra_args=(option, str(port)))
+    assert status == 3
+    assert str(port) in log
+    assert "address already in use" in log.lower() or "failed to bind" in log.lower()
 
 
 def test_data_connection_file_s3_uri_grpc_and_clean_stop(
@@ -113,7 +130,11 @@ def test_bad_options_are_rejected_before_anything_changes(tmp_path: Path, case: 
 
 def test_help_documents_the_protocol_and_the_data_connection() -> None:
     result = subprocess.run(
-        [str(SERVING_PYTHON), "-m", "fraud_model_server", "--help"], capture_output=True, text=True, timeout=60, check=True
+        [str(SERVING_PYTHON), "-m", "fraud_model_server", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     for fragment in ("POST /v2/models/<name>/infer", "AWS_S3_ENDPOINT", "--storage-path", "--grpc-port", "--ca-bundle"):
         assert fragment in result.stdout

@@ -1,5 +1,6 @@
 """Start a server process with its output in a log file, wait for it to be ready, stop its whole tree."""
 
+import ipaddress
 import os
 import signal
 import subprocess
@@ -86,8 +87,15 @@ def stop_process_tree(process: subprocess.Popen[bytes], grace_s: float = 10.0) -
     process.wait(timeout=grace_s)
 
 
+def _plain_address(address: str) -> str:
+    """Write an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``, as gRPC binds) in its IPv4 form."""
+    parsed = ipaddress.ip_address(address)
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return str(mapped or parsed)
+
+
 def listening_addresses(pid: int) -> set[tuple[str, int]]:
-    """Return the (address, port) pairs that ``pid`` and its descendants listen on (TCP)."""
+    """Return the (address, port) pairs that ``pid`` and its descendants listen on (TCP, IPv4-mapped as IPv4)."""
     root = psutil.Process(pid)
     addresses: set[tuple[str, int]] = set()
     for member in [root, *root.children(recursive=True)]:
@@ -96,7 +104,9 @@ def listening_addresses(pid: int) -> set[tuple[str, int]]:
         except psutil.NoSuchProcess:
             continue
         addresses.update(
-            (conn.laddr.ip, conn.laddr.port) for conn in connections if conn.status == psutil.CONN_LISTEN
+            (_plain_address(conn.laddr.ip), conn.laddr.port)
+            for conn in connections
+            if conn.status == psutil.CONN_LISTEN
         )
     return addresses
 

@@ -1,7 +1,8 @@
 """Real HTTP(S) servers placed in front of a real MLflow server, for the module's TLS, token and retry paths.
 
-A front forwards every GET to MLflow unchanged, records the ``Authorization`` header it saw, and can answer the
-first ``failures`` requests with HTTP 503 (what a restarting route or proxy does) before forwarding.
+A front forwards every GET to MLflow unchanged and records the ``Authorization`` header it saw. It can answer the
+first ``failures`` requests with HTTP 503 (what a restarting route or proxy does) before forwarding, or answer
+every request with a redirect to MLflow (what an http-to-https route does) instead of forwarding.
 """
 
 import datetime
@@ -88,21 +89,22 @@ class _FrontServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, upstream: str, failures: float) -> None:
+    def __init__(self, upstream: str, failures: float, redirect: bool) -> None:
         super().__init__((LOOPBACK, 0), _ForwardingHandler)
         self.upstream = upstream
         self.failures_left = failures
+        self.redirect = redirect
         self.authorization_seen: list[str] = []
         self.lock = threading.Lock()
 
 
 class _ForwardingHandler(BaseHTTPRequestHandler):
-    """Answer 503 while failures are left, else relay the GET to the upstream MLflow server."""
+    """Answer 503 while failures are left, else redirect or relay the GET to the upstream MLflow server."""
 
     server: _FrontServer
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
-        """Record the Authorization header, then fail or forward."""
+        """Record the Authorization header, then fail, redirect or forward."""
         with self.server.lock:
             self.server.authorization_seen.append(self.headers.get("Authorization", ""))
             failing = self.server.failures_left > 0
@@ -111,15 +113,20 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
         if failing:
             self._answer(503, UNAVAILABLE_BODY)
             return
+        if self.server.redirect:
+            self._answer(302, b"", location=self.server.upstream + self.path)
+            return
         try:
             with urllib.request.urlopen(self.server.upstream + self.path, timeout=30) as response:
                 self._answer(response.status, response.read())
         except urllib.error.HTTPError as error:
             self._answer(error.code, error.read())
 
-    def _answer(self, status: int, body: bytes) -> None:
-        """Send ``body`` as JSON with ``status``."""
+    def _answer(self, status: int, body: bytes, location: str | None = None) -> None:
+        """Send ``body`` as JSON with ``status`` (and a ``Location`` header when given)."""
         self.send_response(status)
+        if location is not None:
+            self.send_header("Location", location)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -138,9 +145,11 @@ class Front:
 
 
 @contextmanager
-def run_front(upstream: str, failures: float = 0, tls: TlsFiles | None = None) -> Iterator[Front]:
+def run_front(
+    upstream: str, failures: float = 0, redirect: bool = False, tls: TlsFiles | None = None
+) -> Iterator[Front]:
     """Serve a front for ``upstream`` on a free 127.0.0.1 port (HTTPS with ``tls``) until the block ends."""
-    server = _FrontServer(upstream, failures)
+    server = _FrontServer(upstream, failures, redirect)
     scheme = "http"
     if tls is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -95,6 +95,7 @@ def _run_playbook(cases: dict[str, dict[str, Any]], workdir: Path) -> tuple[dict
         "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
         "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote"),
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PIPELINING": "true",
         # -vvv keeps each module's arguments in its result and shows everything ansible would log; its
         # connection chatter goes to stderr so that stdout stays one JSON document.
         "ANSIBLE_VERBOSE_TO_STDERR": "true",
@@ -130,9 +131,10 @@ def scenario(mlflow_server: str, s3_server: S3Server, tmp_path_factory: pytest.T
         run_front(mlflow_server, tls=tls) as tls_front,
         run_front(mlflow_server, failures=1) as flaky,
         run_front(mlflow_server, failures=math.inf) as down,
+        run_front(mlflow_server, redirect=True) as redirecting,
         run_front(mlflow_server) as untouched,
     ):
-        fronts = {"tls": tls_front, "flaky": flaky, "down": down, "untouched": untouched}
+        fronts = {"tls": tls_front, "flaky": flaky, "down": down, "redirecting": redirecting, "untouched": untouched}
         uri = {"tracking_uri": mlflow_server}
         cases: dict[str, dict[str, Any]] = {
             "latest": {**uri, "name": model, **where},
@@ -150,6 +152,7 @@ def scenario(mlflow_server: str, s3_server: S3Server, tmp_path_factory: pytest.T
             "tls_untrusted": {"tracking_uri": tls_front.url, "name": model, "retries": 0},
             "flaky_then_fine": {"tracking_uri": flaky.url, "name": model, "retries": 1, **where},
             "down": {"tracking_uri": down.url, "name": model, "retries": 1},
+            "redirected": {"tracking_uri": redirecting.url, "name": model, "token": token},
             "unreachable": {"tracking_uri": f"http://127.0.0.1:{unused_port}", "name": model, "retries": 1},
             "not_mlflow": {"tracking_uri": f"{mlflow_server}/not-mlflow", "name": model, "retries": 0},
             "mlflow_internal_error": {**uri, "name": model, "version": "9" * 20, "retries": 0},
@@ -283,6 +286,16 @@ def test_lasting_503_gives_up_with_mlflow_style_message(scenario: Scenario) -> N
         f"HTTP 503 TEMPORARILY_UNAVAILABLE from {url}: front is failing on purpose (gave up after 2 attempts)"
     )
     assert len(scenario.fronts["down"].authorization_seen) == 2
+
+
+def test_redirect_is_reported_not_followed(scenario: Scenario) -> None:
+    """A redirect could carry the token elsewhere: the module names the new address and does not go there."""
+    path = f"{API}/registered-models/get?name={scenario.model}"
+    assert scenario.results["redirected"]["msg"] == (
+        f"HTTP 302 from {scenario.fronts['redirecting'].url}{path}: (empty body) "
+        f"(redirected to {scenario.tracking_uri}{path}: use that address as tracking_uri)"
+    )
+    assert len(scenario.fronts["redirecting"].authorization_seen) == 1
 
 
 def test_bad_input_fails_before_any_request(scenario: Scenario) -> None:

@@ -129,6 +129,7 @@ def _fail_first(frame: pd.DataFrame, bad: object, column: str, problem: str, sou
         return
     position = int(np.argmax(mask))
     value = frame[column].iloc[position]
+    value = value.item() if isinstance(value, np.generic) else value
     raise DataError(f"{source}: column {column!r} has {problem} ({value!r}) at data row {first_row + position} "
                     f"(line {first_row + position + 1}); {int(mask.sum())} bad value(s) in rows "
                     f"{first_row}-{first_row + len(frame) - 1}")

@@ -61,8 +61,7 @@ def validate_bucket(bucket: str) -> str:
     """Return the bucket name if it follows S3 naming rules, else raise ``ValueError`` naming it."""
     if not BUCKET_NAME.match(bucket) or ".." in bucket:
         raise ValueError(
-            "bucket %r is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, '.' and '-')"
-            % bucket
+            "bucket %r is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, '.' and '-')" % bucket
         )
     return bucket
 

@@ -130,7 +130,8 @@ class MlflowClient:
                 validate_certs=self.connection.validate_certs,
                 ca_path=self.connection.ca_path,
                 http_agent=USER_AGENT,
-                follow_redirects="safe",
+                # A redirect could carry the token to another host: report it instead of following it.
+                follow_redirects="none",
                 use_netrc=False,
             )
             body = response.read()
@@ -163,14 +164,11 @@ class _TransientError(Exception):
 def _http_error(url: str, error: HTTPError) -> Exception:
     """Word an HTTP error status with MLflow's own message; 429/5xx come back as transient."""
     error_code, message = describe_error_body(error.read() or b"")
-    text = "HTTP %d%s from %s: %s" % (
-        error.code,
-        " %s" % error_code if error_code else "",
-        url,
-        message,
-    )
+    text = "HTTP %d%s from %s: %s" % (error.code, " %s" % error_code if error_code else "", url, message)
     if error.code in (401, 403):
         text += " (check the token and its permissions)"
+    if 300 <= error.code < 400:
+        text += " (redirected to %s: use that address as tracking_uri)" % (error.headers.get("Location") or error.url)
     if error.code in TRANSIENT_STATUSES:
         return _TransientError(text)
     return MlflowHttpError(text, error.code, error_code)

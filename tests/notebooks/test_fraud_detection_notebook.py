@@ -1,0 +1,75 @@
+"""The workbench's notebook (notebooks/fraud-detection.ipynb): a valid, output-free notebook whose cells run top to
+bottom against a real MLflow server and S3 bucket, as they do in an OpenShift AI workbench."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from support.s3 import S3Server
+
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "fraud-detection.ipynb"
+# Runs every code cell in one namespace, as a kernel does; IPython magics (%pip) are the workbench's setup.
+RUNNER = """
+import json, sys
+namespace = {"__name__": "__main__"}
+for number, cell in enumerate(json.load(open(sys.argv[1]))["cells"], 1):
+    if cell["cell_type"] == "code":
+        source = "".join(line for line in cell["source"] if not line.lstrip().startswith("%"))
+        print(f"--- cell {number}", flush=True)
+        exec(compile(source, f"cell {number}", "exec"), namespace)
+"""
+
+
+def load_notebook() -> dict[str, Any]:
+    """The notebook as JSON."""
+    return json.loads(NOTEBOOK.read_text())
+
+
+def test_notebook_is_stored_without_outputs() -> None:
+    """nbformat 4.5 with cell ids, no stored outputs or execution counts, and code that compiles."""
+    notebook = load_notebook()
+    assert (notebook["nbformat"], notebook["nbformat_minor"]) == (4, 5)
+    ids = [cell["id"] for cell in notebook["cells"]]
+    assert len(set(ids)) == len(ids)
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert code, "the notebook has no code"
+    for cell in code:
+        assert cell["outputs"] == [] and cell["execution_count"] is None, f"{cell['id']} stores outputs"
+        source = "".join(line for line in cell["source"] if not line.lstrip().startswith("%"))
+        compile(source, cell["id"], "exec")
+
+
+def test_notebook_runs_against_mlflow_and_s3(mlflow_server: str, s3_server: S3Server, tmp_path: Path) -> None:
+    """Training, registration, the bucket location and the ONNX check all run; the model ranks the suspicious
+    example above the ordinary one."""
+    env = {
+        **os.environ,
+        **s3_server.env,
+        "MLFLOW_ROUTE": mlflow_server,
+        "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{s3_server.bucket}/mlflow/",
+        "TRAIN_ROWS": "20000",
+        "PYTHONUNBUFFERED": "1",
+    }
+    result = subprocess.run(  # noqa: S603 - our interpreter and notebook
+        [sys.executable, "-c", RUNNER, str(NOTEBOOK)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    summary = json.loads((tmp_path / "last-run-summary.json").read_text())
+    assert summary["registered_model"] == "DNN-credit-card-fraud"
+    assert f"is version {summary['version']}" in result.stdout
+    assert f"s3://{s3_server.bucket}/{summary['artifact_path']}/model.onnx" in result.stdout
+    scores = dict(re.findall(r"^\s*(suspicious|ordinary): ([0-9.]+) ->", result.stdout, re.MULTILINE))
+    assert set(scores) == {"suspicious", "ordinary"}, result.stdout[-2000:]
+    assert float(scores["suspicious"]) > float(scores["ordinary"])

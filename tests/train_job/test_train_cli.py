@@ -1,0 +1,91 @@
+"""The command line: flags, environment fallbacks (MLFLOW_ROUTE included), and errors that name the bad value."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from train_job.config import OPTIONS
+from train_job.task import parse_config
+
+TRACKING = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
+
+
+def test_defaults() -> None:
+    """Without flags the run is the demo's: synthetic 1M rows, 2 epochs, threshold 0.995, alias champion."""
+    config = parse_config([], TRACKING)
+    assert (config.data, config.rows, config.epochs, config.threshold) == ("synthetic", 1_000_000, 2, 0.995)
+    assert (config.experiment, config.registered_model) == ("DNN-credit-card-fraud", "DNN-credit-card-fraud")
+    assert (config.alias, config.promotion_metric, config.force_promote) == ("champion", "pr_auc", False)
+    assert config.summary_file is None and config.ca_bundle is None
+
+
+def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
+    """Environment variables fill unset flags; a flag wins over its variable."""
+    environ = {
+        "MLFLOW_ROUTE": "http://mlflow-server.mlflow.svc.cluster.local:8080/",
+        "TRAIN_EPOCHS": "5",
+        "TRAIN_BATCH_SIZE": "1_024",
+        "TRAIN_OPTIMIZER": "SGD",
+        "TRAIN_FORCE_PROMOTE": "yes",
+        "TRAIN_SUMMARY_FILE": str(tmp_path / "out" / "summary.json"),
+    }
+    config = parse_config(["--epochs", "3", "--no-force-promote"], environ)
+    assert config.tracking_uri == "http://mlflow-server.mlflow.svc.cluster.local:8080"
+    assert (config.epochs, config.batch_size, config.optimizer, config.force_promote) == (3, 1024, "sgd", False)
+    assert config.summary_file == tmp_path / "out" / "summary.json"
+    both = parse_config([], {**environ, "MLFLOW_TRACKING_URI": "https://mlflow.example.org"})
+    assert both.tracking_uri == "https://mlflow.example.org"
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        (["--epochs", "0"], TRACKING, "--epochs: expected a whole number >= 1, got '0'"),
+        ([], {**TRACKING, "TRAIN_EPOCHS": "two"}, "environment variable TRAIN_EPOCHS: expected a whole number, got 'two'"),
+        (["--threshold", "1"], TRACKING, "--threshold: expected a number between 0 and 1 (exclusive), got '1'"),
+        (["--learning-rate", "nan"], TRACKING, "--learning-rate: expected a number between 0 and 10"),
+        (["--optimizer", "rmsprop"], TRACKING, "--optimizer: expected one of adam, sgd, got 'rmsprop'"),
+        (["--alias", "latest"], TRACKING, "--alias: expected an alias of letters"),
+        (["--alias", "v2"], TRACKING, "got 'v2'"),
+        (["--promotion-metric", "accuracy"], TRACKING, "expected one of pr_auc, roc_auc, f1, precision, recall"),
+        ([], {**TRACKING, "TRAIN_FORCE_PROMOTE": "maybe"}, "TRAIN_FORCE_PROMOTE: expected true or false, got 'maybe'"),
+        ([], {}, "no tracking server: set MLFLOW_TRACKING_URI (or MLFLOW_ROUTE) or pass --tracking-uri"),
+        ([], {"MLFLOW_ROUTE": "mlflow-server:8080"}, "environment variable MLFLOW_ROUTE: expected an MLflow tracking URI"),
+        (["--tracking-uri", "http://"], {}, "--tracking-uri: expected an MLflow tracking URI"),
+        (["--artifacts-destination", "bucket/prefix"], TRACKING, "expected s3://bucket/ or s3://bucket/prefix/"),
+        (["--ca-bundle", "/nonexistent/ca.pem"], TRACKING, "--ca-bundle: expected an existing file"),
+        (["--summary-file", "/dev/null/summary.json"], TRACKING, "/dev/null is not a writable directory"),
+        (["--registered-model", "a/b"], TRACKING, "expected a name of 1-256 printable characters without '/'"),
+        (["--validation-fraction", "0.45", "--test-fraction", "0.45"], TRACKING, "leave too little to train on"),
+        (["--rows", "10"], TRACKING, "--rows: expected a whole number >= 100, got '10'"),
+    ],
+)
+def test_bad_values_are_named(argv: list[str], environ: dict[str, str], message: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad flags or variables exit 2 before anything runs, naming the flag or variable and the value."""
+    with pytest.raises(SystemExit) as caught:
+        parse_config(argv, environ)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_explains_every_flag_and_its_variable() -> None:
+    """``python -m train_job --help`` works without a tracking server and lists each flag with its fallback."""
+    result = subprocess.run([sys.executable, "-m", "train_job", "--help"], capture_output=True, text=True,
+                            timeout=60, check=True)
+    text = " ".join(result.stdout.split())
+    for option in OPTIONS:
+        assert option.flag in text
+        for name in option.env:
+            assert name in text
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" in text and "Exit status" in text
+
+
+def test_bad_flag_on_the_real_command_line_exits_2() -> None:
+    """The installed entry point reports the bad value and exits 2 before loading TensorFlow or data."""
+    result = subprocess.run([sys.executable, "-m", "train_job", "--batch-size", "-5"], capture_output=True,
+                            text=True, timeout=60, env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
+    assert result.returncode == 2
+    assert "--batch-size: expected a whole number >= 1, got '-5'" in result.stderr
