@@ -5,7 +5,7 @@ import ipaddress
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .storage import (
@@ -81,7 +81,7 @@ def _grpc_port(value: str) -> int | None:
     return None if value == "disabled" else _port(value)
 
 
-def _bounded_int(low: int, high: int) -> "argparse._ActionType":
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     """An integer in [low, high]."""
 
     def parse(value: str) -> int:

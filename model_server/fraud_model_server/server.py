@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from uvicorn.config import STARTUP_FAILURE
 from mlserver.errors import MLServerError
 from mlserver.grpc import GRPCServer
 from mlserver.handlers import DataPlane, ModelRepositoryHandlers
@@ -17,6 +16,7 @@ from mlserver.registry import MultiModelRegistry
 from mlserver.repository.factory import ModelRepositoryFactory
 from mlserver.rest.app import create_app
 from mlserver.settings import ModelParameters, ModelSettings, Settings
+from uvicorn.config import STARTUP_FAILURE
 
 from .guards import RequestLimits, install_error_handlers
 from .runtime import THREADS_PARAMETER, OnnxRuntimeModel

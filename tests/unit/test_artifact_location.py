@@ -5,6 +5,7 @@ import pytest
 from ansible_collections.fraud_demo.mlops.plugins.module_utils.artifact_location import (
     ArtifactLocation,
     artifact_location,
+    model_id_from_source,
     normalize_prefix,
     validate_bucket,
 )
@@ -99,3 +100,20 @@ def test_invalid_bucket_names_are_named(bucket):
     with pytest.raises(ValueError, match="is not a valid S3 bucket name") as raised:
         validate_bucket(bucket)
     assert repr(bucket) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("models:/m-0123456789abcdef0123456789abcdef", "m-0123456789abcdef0123456789abcdef"),
+        ("models:/m-abc/", "m-abc"),
+        ("models:/DNN-credit-card-fraud/3", None),
+        ("runs:/0123/model", None),
+        ("mlflow-artifacts:/1/0123/artifacts/model", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_model_id_comes_only_from_a_logged_model_source(source, expected):
+    """MLflow 3 sources name the logged model; registry and run URIs do not."""
+    assert model_id_from_source(source) == expected

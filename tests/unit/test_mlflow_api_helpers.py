@@ -1,11 +1,16 @@
 """Pure tests of the request helpers (URI checks, backoff, error wording) and of the query validation."""
 
+import io
 import json
+from email.message import Message
+from urllib.error import HTTPError
 
 import pytest
 
 from ansible_collections.fraud_demo.mlops.plugins.module_utils.mlflow_api import (
     BACKOFF_MAX_SECONDS,
+    MlflowHttpError,
+    _http_error,
     backoff_delays,
     describe_error_body,
     normalize_tracking_uri,
@@ -89,3 +94,30 @@ def test_bad_query_is_named(query, message):
 def test_good_query_passes():
     """A complete, consistent query raises nothing."""
     validate_query(ModelQuery(name="DNN-credit-card-fraud", version="12", artifacts_prefix="mlflow", bucket="fraud"))
+
+
+def _error(status: int, body: bytes) -> HTTPError:
+    """A urllib HTTPError as open_url raises it, with ``body`` to read."""
+    return HTTPError("http://h/api", status, "reason", Message(), io.BytesIO(body))
+
+
+def test_auth_failure_points_at_the_token():
+    """401/403 are permanent and say what to check."""
+    error = _http_error("http://h/api", _error(401, b'{"error_code": "UNAUTHENTICATED", "message": "no"}'))
+    assert isinstance(error, MlflowHttpError)
+    assert str(error) == "HTTP 401 UNAUTHENTICATED from http://h/api: no (check the token and its permissions)"
+    assert not error.not_found
+
+
+def test_not_found_needs_mlflows_error_code():
+    """Only MLflow's RESOURCE_DOES_NOT_EXIST counts as a missing resource, not any 404."""
+    mlflow_404 = _http_error("http://h/api", _error(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "x"}'))
+    other_404 = _http_error("http://h/api", _error(404, b"<html>Not Found</html>"))
+    assert isinstance(mlflow_404, MlflowHttpError) and mlflow_404.not_found
+    assert isinstance(other_404, MlflowHttpError) and not other_404.not_found
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_overload_and_server_errors_are_transient(status):
+    """These statuses are retried, so they do not come back as a final MlflowHttpError."""
+    assert not isinstance(_http_error("http://h/api", _error(status, b"")), MlflowHttpError)

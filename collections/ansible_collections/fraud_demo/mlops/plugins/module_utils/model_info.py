@@ -60,7 +60,7 @@ def describe_model_version(client: MlflowClient, query: ModelQuery) -> tuple[dic
         "model-versions/get-download-uri", {"name": query.name, "version": version["version"]}, "artifact_uri"
     )
     location = artifact_location(download_uri, query.artifacts_prefix, query.bucket)
-    warnings = []
+    warnings: list[str] = []
     if version.get("status") != "READY":
         warnings.append(
             "version %s of %r has status %s: %s"
