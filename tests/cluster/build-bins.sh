@@ -67,10 +67,13 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
 
 echo "build-bins.sh: building kube-apiserver, kube-controller-manager $kube_version and etcd into $out" \
   "(-p $parallel; a cold build takes about 30 minutes on 2 cores)" >&2
+# Wall time and the largest process's peak RSS of each `go build`, for docs/benchmarks.md.
+timed=()
+[[ -x /usr/bin/time ]] && timed=(/usr/bin/time -a -o "$staging/build-stats.txt" -f "go-build wall_seconds=%e max_rss_kib=%M")
 started=$SECONDS
-go build -p "$parallel" -ldflags "$ldflags" -o "$staging/" \
+"${timed[@]}" go build -p "$parallel" -ldflags "$ldflags" -o "$staging/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-go build -p "$parallel" -ldflags "-s -w" -o "$staging/etcd" go.etcd.io/etcd/server/v3
+"${timed[@]}" go build -p "$parallel" -ldflags "-s -w" -o "$staging/etcd" go.etcd.io/etcd/server/v3
 "$staging/kube-apiserver" --version >&2
 "$staging/etcd" --version | head -1 >&2
 echo "build-bins.sh: built in $((SECONDS - started)) s" >&2
