@@ -71,7 +71,7 @@ def install_crds(kube: Kube, files: list[Path], timeout: float = 60) -> list[str
 
     def established(name: str) -> bool:
         crd = kube.get(object_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name)) or {}
-        conditions = crd.get("status", {}).get("conditions", [])
+        conditions = (crd.get("status") or {}).get("conditions") or []
         return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
     for name in names:

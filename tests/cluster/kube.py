@@ -45,9 +45,9 @@ class Kube:
         """One call; returns the decoded answer, None for 404 on GET, raises KubeError otherwise."""
         response = self._send(method, path, body, query, content_type, timeout)
         data = response.read()
-        decoded = json.loads(data) if data else {}
         if response.status == 404 and method == "GET":
             return None
+        decoded = _decode(data)
         if response.status >= 400:
             raise KubeError(method, path, response.status, decoded)
         return decoded
@@ -75,8 +75,7 @@ class Kube:
         }
         response = self._send("GET", path, None, query, "application/json", timeout_seconds + 10)
         if response.status >= 400:
-            data = response.read()
-            raise KubeError("WATCH", path, response.status, json.loads(data) if data else {})
+            raise KubeError("WATCH", path, response.status, _decode(response.read()))
         try:
             for line in response.response:
                 if line.strip():
@@ -103,6 +102,17 @@ class Kube:
             auth_settings=["BearerToken"],
         )
         return self.client.call_api(*request, _request_timeout=timeout)
+
+
+def _decode(data: bytes) -> JSON:
+    """A JSON answer, or the plain text some errors come as (e.g. "404 page not found")."""
+    if not data:
+        return {}
+    try:
+        decoded = json.loads(data)
+    except ValueError:
+        return {"message": data.decode(errors="replace").strip()}
+    return decoded if isinstance(decoded, dict) else {"items": decoded}
 
 
 def object_path(api_version: str, plural: str, name: str = "", namespace: str = "") -> str:

@@ -1,13 +1,14 @@
 """The network, the tf.data pipeline and a short training run on a few thousand rows."""
 
 import logging
+import os
 
 import numpy as np
 import pytest
 
 from train_job.evaluation import evaluate
 from train_job.model import build_model, class_weights, make_optimizer
-from train_job.training import batches_per_epoch, predict, training_dataset
+from train_job.training import batches_per_epoch, cgroup_cpu_quota, predict, training_dataset, usable_cpus
 
 
 def test_architecture_is_the_demos_with_standardization_inside() -> None:
@@ -45,7 +46,7 @@ def test_balanced_class_weights() -> None:
 def test_unknown_optimizer_is_named() -> None:
     """Only adam and sgd exist."""
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
-        make_optimizer("rmsprop", 0.1)
+        make_optimizer("rmsprop", 0.1, total_steps=10)
 
 
 def test_pipeline_visits_every_row_once_per_epoch_in_a_new_order() -> None:
@@ -96,3 +97,29 @@ def test_training_logs_one_line_per_epoch(caplog: pytest.LogCaptureFixture) -> N
     assert all("loss=" in line and "val_loss=" in line for line in lines)
     assert [epoch for epoch, _ in received] == [1, 2]
     assert {"loss", "val_loss", "epoch_seconds"} <= set(received[0][1])
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4.0),
+        ({}, None),
+    ],
+    ids=["v2-unlimited", "v2-limit", "v1-unlimited", "v1-limit", "none"],
+)
+def test_cgroup_cpu_quota(tmp_path, files: dict[str, str], expected: float | None) -> None:
+    """A container's CPU limit is read from cgroup v2 or v1 files; no limit means None."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_quota(tmp_path) == expected
+
+
+def test_usable_cpus_is_capped_by_the_quota(tmp_path) -> None:
+    """A 1.5-CPU limit gives 2 threads at most; never more than the affinity allows."""
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert 1 <= usable_cpus(tmp_path) <= 2
+    assert usable_cpus(tmp_path / "absent") == len(os.sched_getaffinity(0))

@@ -28,6 +28,7 @@ class TrainConfig:
     batch_size: int
     optimizer: str
     learning_rate: float
+    threads: int | None
     threshold: float
     validation_fraction: float
     test_fraction: float
@@ -173,11 +174,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("rows", ("TRAIN_ROWS",), whole_number(100), 1_000_000, "rows to generate when --data is synthetic"),
     Option("seed", ("TRAIN_SEED",), whole_number(0), 42, "seed of the generator, the split and the weights"),
     Option("epochs", ("TRAIN_EPOCHS",), whole_number(1), 2, "passes over the training split"),
-    Option("batch_size", ("TRAIN_BATCH_SIZE",), whole_number(1), 2048,
-           "rows per gradient step (chosen by measurement, see docs/benchmarks.md)"),
+    Option("batch_size", ("TRAIN_BATCH_SIZE",), whole_number(1), 4096,
+           "rows per gradient step (chosen by measurement, see docs/benchmarks.md; the demo used 32)"),
     Option("optimizer", ("TRAIN_OPTIMIZER",), choice(*OPTIMIZERS), "adam", "optimizer: " + " or ".join(OPTIMIZERS)),
-    Option("learning_rate", ("TRAIN_LEARNING_RATE",), open_interval(0.0, 10.0), 0.01,
-           "optimizer step size (large batches need a larger rate)"),
+    Option("learning_rate", ("TRAIN_LEARNING_RATE",), open_interval(0.0, 10.0), 0.03,
+           "initial step size, decayed to 0 along a cosine over the run (large batches need a larger rate)"),
+    Option("threads", ("TRAIN_THREADS",), whole_number(1), None,
+           "TensorFlow threads (default: the CPUs this process may use, from its affinity and cgroup CPU quota, "
+           "so a container with a CPU limit does not oversubscribe)"),
     Option("threshold", ("TRAIN_THRESHOLD",), open_interval(0.0, 1.0), 0.995,
            "decision threshold: probability above which a transaction counts as fraud (tn/fp/fn/tp, "
            "precision, recall, f1)"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import average_precision_score, confusion_matrix, log_loss, roc_auc_score
 
 METRIC_NAMES = ("roc_auc", "pr_auc", "precision", "recall", "f1", "tn", "fp", "fn", "tp")
 
@@ -28,4 +28,13 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray, threshold: float) ->
         "fp": fp,
         "fn": fn,
         "tp": tp,
+    }
+
+
+def validation_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Return the unweighted binary cross-entropy (``loss``), ROC-AUC and PR-AUC of ``probabilities``."""
+    return {
+        "loss": float(log_loss(labels, probabilities.astype(np.float64), labels=[0, 1])),
+        "roc_auc": float(roc_auc_score(labels, probabilities)),
+        "pr_auc": float(average_precision_score(labels, probabilities)),
     }

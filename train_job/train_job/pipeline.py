@@ -101,6 +101,7 @@ def run_params(config: TrainConfig, data: TransactionData, parts: Split) -> dict
         "batch_size": config.batch_size,
         "optimizer": config.optimizer,
         "learning_rate": config.learning_rate,
+        "learning_rate_schedule": "cosine decay to 0",
         "threshold": config.threshold,
         "seed": config.seed,
         "validation_fraction": config.validation_fraction,

@@ -100,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .pipeline import ArtifactStoreError, run
     from .registry import RegistryError
     from .summary import write_summary
+    from .training import configure_threads
+
+    LOG.info("TensorFlow uses %d thread(s)", configure_threads(config.threads))
 
     try:
         summary = run(config)
