@@ -19,8 +19,8 @@ from .model import build_model, class_weights, compile_model
 
 LOG = logging.getLogger(__name__)
 
-EVALUATION_BATCH = 16_384
-"""Rows per forward pass when no gradients are needed (validation, prediction)."""
+PREDICT_CHUNK = 65_536
+"""Rows per forward pass when no gradients are needed (validation, test, parity)."""
 
 EpochSink = Callable[[int, dict[str, float]], None]
 """Receives (epoch starting at 1, that epoch's metrics) after every epoch."""
@@ -57,30 +57,29 @@ def configure_threads(threads: int | None) -> int:
 
 
 def batches_per_epoch(rows: int, batch_size: int) -> int:
-    """Return the number of batches (the last one may be short) that cover ``rows`` once."""
-    return math.ceil(rows / batch_size)
+    """Return the number of full batches per epoch (at least one: a batch never exceeds the rows)."""
+    return max(rows // batch_size, 1)
 
 
 def training_dataset(features: np.ndarray, labels: np.ndarray, *, batch_size: int, epochs: int,
                      seed: int) -> tf.data.Dataset:
-    """Return ``epochs`` passes of (features, labels, balanced sample weights) batches.
+    """Return ``epochs`` passes of full (features, labels, balanced sample weights) batches.
 
     Each epoch draws a new permutation from ``(seed, epoch)`` and slices it into index batches in one
-    vectorized step, so the pipeline costs a gather per batch instead of work per row.
+    vectorized step, so the pipeline costs a gather per batch instead of work per row. The remainder (fewer than
+    ``batch_size`` rows, different ones every epoch) is left out: one batch shape means one trace of the step.
     """
     weight_of = class_weights(labels)
     weights = np.where(labels == 1, weight_of[1], weight_of[0]).astype(np.float32)
     columns = (tf.constant(features, tf.float32), tf.constant(labels, tf.float32), tf.constant(weights))
     rows = int(labels.shape[0])
-    full = rows // batch_size * batch_size
+    batch_size = min(batch_size, rows)
+    used = batches_per_epoch(rows, batch_size) * batch_size
 
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
         order = tf.random.experimental.stateless_shuffle(
             tf.range(rows, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full], (-1, batch_size)))
-        if full < rows:
-            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full:]))
-        return batches
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order[:used], (-1, batch_size)))
 
     def gather(indices: tf.Tensor) -> tuple[tf.Tensor, ...]:
         return tuple(tf.gather(column, indices) for column in columns)
@@ -137,5 +136,10 @@ def train(split: Split, *, epochs: int, batch_size: int, optimizer: str, learnin
 
 
 def predict(model: keras.Model, features: np.ndarray) -> np.ndarray:
-    """Return the model's fraud probabilities for ``features`` as a flat float32 array."""
-    return model.predict(features, batch_size=EVALUATION_BATCH, verbose=0).reshape(-1)
+    """Return the model's fraud probabilities for ``features`` as a flat float32 array.
+
+    Calls the model eagerly on large chunks: no traced function, so no retracing for each new row count.
+    """
+    chunks = [model(features[start:start + PREDICT_CHUNK], training=False)
+              for start in range(0, features.shape[0], PREDICT_CHUNK)]
+    return np.concatenate([np.asarray(chunk).reshape(-1) for chunk in chunks]).astype(np.float32)
