@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 MOLECULE_DIR = REPO / "extensions" / "molecule"
 
 
-def test_molecule_scenarios() -> None:
+def test_molecule_scenarios(tmp_path: Path) -> None:
     binaries.find()  # a clear error when nothing is built yet
     molecule = shutil.which("molecule", path=str(Path(sys.executable).parent))
     assert molecule, "molecule is not installed next to this Python (make setup)"
@@ -27,19 +27,26 @@ def test_molecule_scenarios() -> None:
         **os.environ,
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),  # ansible-* tools
         "MOLECULE_GLOB": "extensions/molecule/*/molecule.yml",
+        # molecule keeps each scenario's ephemeral directory (kubeconfig, pidfile) under ANSIBLE_HOME:
+        # a private one keeps this run apart from anybody's molecule run in the same checkout
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
         "NO_COLOR": "1",
     }
-    result = subprocess.run(
-        [molecule, "-c", str(MOLECULE_DIR / "config.yml"), "test", "--all"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=20 * 60,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [molecule, "-c", str(MOLECULE_DIR / "config.yml"), "test", "--all"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=20 * 60,
+            check=False,
+        )
+    finally:  # a scenario cut short leaves its control plane running: stop it
+        for pidfile in (tmp_path / "ansible-home").glob("**/control-plane.pid"):
+            subprocess.run([sys.executable, "-m", "tests.cluster", "down", "--pidfile", str(pidfile)], cwd=REPO, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
     assert "real_cluster skipped" in output or os.environ.get("FRAUD_DEMO_REAL_CLUSTER") == "1"
