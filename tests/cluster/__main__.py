@@ -86,6 +86,11 @@ def _down(args: argparse.Namespace) -> int:
         print(f"{args.pidfile}: no control plane recorded; nothing to stop")
         return 0
     pid = int(args.pidfile.read_text().strip())
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists() or b"serve\0--kubeconfig" not in cmdline.read_bytes():
+        print(f"{args.pidfile}: process {pid} is gone or is not a control plane; removing the stale pidfile")
+        args.pidfile.unlink()
+        return 0
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + args.timeout

@@ -66,10 +66,11 @@ parallel=${FRAUD_DEMO_GO_PARALLEL:-2}
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
 
 echo "build-bins.sh: building kube-apiserver, kube-controller-manager $kube_version and etcd into $out" \
-  "(-p $parallel; a cold build takes about 30 minutes on 2 cores)" >&2
+  "(-p $parallel; cold: ~16 CPU-minutes, 20-40 min on 2 cores; see docs/benchmarks.md)" >&2
 # Wall time and the largest process's peak RSS of each `go build`, for docs/benchmarks.md.
 timed=()
-[[ -x /usr/bin/time ]] && timed=(/usr/bin/time -a -o "$staging/build-stats.txt" -f "go-build wall_seconds=%e max_rss_kib=%M")
+[[ -x /usr/bin/time ]] && timed=(/usr/bin/time -a -o "$staging/build-stats.txt" -f "go-build wall_seconds=%e user_seconds=%U system_seconds=%S max_rss_kib=%M")
+echo "load-average-at-start $(cut -d' ' -f1-3 /proc/loadavg)" > "$staging/build-stats.txt"
 started=$SECONDS
 "${timed[@]}" go build -p "$parallel" -ldflags "$ldflags" -o "$staging/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager

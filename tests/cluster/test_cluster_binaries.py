@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from . import binaries
+
+pytestmark = pytest.mark.cluster
 
 
 def test_kubebuilder_assets_are_used_instead_of_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,7 +22,7 @@ def test_kubebuilder_assets_are_used_instead_of_the_build(tmp_path: Path, monkey
     found = binaries.find()
     assert (found.apiserver, found.etcd) == (tmp_path / "kube-apiserver", tmp_path / "etcd")
     assert found.controller_manager == built.controller_manager, "envtest has none: ours is used when built"
-    result = binaries.subprocess.run(["bash", str(binaries.BUILD_SCRIPT)], capture_output=True, text=True, check=True)
+    result = subprocess.run(["bash", str(binaries.BUILD_SCRIPT)], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == str(tmp_path)
     assert "nothing built" in result.stderr
 
@@ -32,6 +35,6 @@ def test_a_named_binary_that_is_missing_is_reported_by_path(tmp_path: Path, monk
 
 
 def test_build_script_refuses_unknown_arguments() -> None:
-    result = binaries.subprocess.run(["bash", str(binaries.BUILD_SCRIPT), "--rebuild"], capture_output=True, text=True, check=False)
+    result = subprocess.run(["bash", str(binaries.BUILD_SCRIPT), "--rebuild"], capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "unknown argument '--rebuild'" in result.stderr

@@ -70,3 +70,12 @@ def test_bad_input_is_refused_before_anything_starts(tmp_path: Path, args: list[
     assert result.returncode == 2
     assert message in result.stderr
     assert not (REPO / "p").exists()
+
+
+def test_down_leaves_a_process_that_is_not_a_control_plane_alone(tmp_path: Path) -> None:
+    pidfile = tmp_path / "cp.pid"
+    pidfile.write_text(f"{os.getpid()}\n")  # a stale pidfile whose number now belongs to this test
+    result = _cli("down", "--pidfile", str(pidfile), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "not a control plane" in result.stdout
+    assert not pidfile.exists()

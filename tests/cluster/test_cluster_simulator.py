@@ -209,8 +209,11 @@ class TestNotebooks:
 
     def test_notebook_failure_switch_keeps_it_unready(self, kube: Kube, namespace: str) -> None:
         create(kube, "kubeflow.org/v1", "notebooks", namespace, self._notebook(namespace, "fail"))
-        wait_for("notebook pod crash-looping", lambda: (p := get(kube, CORE, "pods", "wb-0", namespace)) and p.get("status", {}).get("startTime"))
-        assert get(kube, "kubeflow.org/v1", "notebooks", "wb", namespace).get("status", {}).get("readyReplicas", 0) == 0
+        pod = wait_for("notebook pod started", lambda: (p := get(kube, CORE, "pods", "wb-0", namespace)) and p.get("status", {}).get("startTime") and p)
+        assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        notebook = await_field(kube, "kubeflow.org/v1", "notebooks", "wb", namespace, lambda n: "readyReplicas" in n.get("status", {}), "status")
+        assert notebook["status"]["readyReplicas"] == 0
+        assert notebook["status"]["containerState"] == {"waiting": {"reason": "PodInitializing"}}
 
 
 def _runtime(namespace: str, multi_model: bool) -> JSON:
@@ -236,12 +239,19 @@ def _isvc(namespace: str, mode: str, key: str = "aws-connection-mlflow", outcome
 
 @pytest.mark.usefixtures("needs_controllers")
 class TestServing:
-    @pytest.fixture
-    def modelmesh_namespace(self, kube: Kube, namespace: str) -> str:
+    @staticmethod
+    def _enable_modelmesh(kube: Kube, namespace: str, runtime_outcome: str | None = None) -> str:
         kube.merge_patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {"modelmesh-enabled": "true"}}})
         create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
-        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=True))
+        runtime = _runtime(namespace, multi_model=True)
+        if runtime_outcome:
+            runtime["metadata"]["annotations"][OUTCOME] = runtime_outcome
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, runtime)
         return namespace
+
+    @pytest.fixture
+    def modelmesh_namespace(self, kube: Kube, namespace: str) -> str:
+        return self._enable_modelmesh(kube, namespace)
 
     def test_modelmesh_runtime_and_model_load(self, kube: Kube, modelmesh_namespace: str) -> None:
         ns = modelmesh_namespace
@@ -268,6 +278,22 @@ class TestServing:
         isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus"), "model status")
         assert "aws-connection-typo" in isvc["status"]["modelStatus"]["lastFailureInfo"]["message"]
 
+    def test_runtime_failure_switch_keeps_the_model_loading(self, kube: Kube, namespace: str) -> None:
+        ns = self._enable_modelmesh(kube, namespace, runtime_outcome="fail")
+        create(kube, KSERVE_V1BETA1, "inferenceservices", ns, _isvc(ns, "ModelMesh"))
+        wait_for("runtime pod crash-looping", lambda: [p for p in (kube.get(object_path(CORE, "pods", namespace=ns)) or {}).get("items", []) if p.get("status", {}).get("startTime")])
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus"), "model status")
+        assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "Loading"
+        assert condition(get(kube, APPS, "deployments", "modelmesh-serving-ovms", ns), "Available") != "True"
+
+    def test_raw_deployment_failure_switch(self, kube: Kube, namespace: str) -> None:
+        create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=False))
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment", outcome="fail"))
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: i.get("status", {}).get("modelStatus"), "model status")
+        assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "FailedToLoad"
+        assert condition(isvc, "Ready") == "False"
+
     def test_raw_deployment_gets_ready_with_an_address(self, kube: Kube, namespace: str) -> None:
         create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
         create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=False))
@@ -292,3 +318,18 @@ def test_openshift_ai_generation_switch(kube: Kube) -> None:
         assert kube.get("/apis/infrastructure.opendatahub.io/v1/hardwareprofiles") is not None
     finally:
         use_rhoai(kube, 2)
+
+
+def test_platform_status_and_its_failure_switch(kube: Kube, sim_config: dict[str, str]) -> None:
+    dsci = {"apiVersion": "dscinitialization.opendatahub.io/v1", "kind": "DSCInitialization", "metadata": {"name": "default-dsci"}, "spec": {"applicationsNamespace": "redhat-ods-applications"}}
+    dsc = {"apiVersion": "datasciencecluster.opendatahub.io/v1", "kind": "DataScienceCluster", "metadata": {"name": "broken"}, "spec": {"components": {"modelmeshserving": {"managementState": "Managed"}}}}
+    sim_config["datascienceclusters"] = "fail"
+    try:
+        create(kube, "dscinitialization.opendatahub.io/v1", "dscinitializations", "", dsci)
+        create(kube, "datasciencecluster.opendatahub.io/v1", "datascienceclusters", "", dsc)
+        await_field(kube, "dscinitialization.opendatahub.io/v1", "dscinitializations", "default-dsci", "", lambda d: condition(d, "Ready") == "True", "Ready")
+        broken = await_field(kube, "datasciencecluster.opendatahub.io/v1", "datascienceclusters", "broken", "", lambda d: condition(d, "Ready") == "False", "not Ready")
+        assert broken["status"]["components"]["modelmeshserving"]["managementState"] == "Managed"
+    finally:
+        kube.request("DELETE", object_path("datasciencecluster.opendatahub.io/v1", "datascienceclusters", "broken"))
+        kube.request("DELETE", object_path("dscinitialization.opendatahub.io/v1", "dscinitializations", "default-dsci"))

@@ -53,7 +53,7 @@ def test_notebook_runs_against_mlflow_and_s3(mlflow_server: str, s3_server: S3Se
         **s3_server.env,
         "MLFLOW_ROUTE": mlflow_server,
         "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{s3_server.bucket}/mlflow/",
-        "TRAIN_ROWS": "20000",
+        "TRAIN_ROWS": "5000",
         "PYTHONUNBUFFERED": "1",
     }
     result = subprocess.run(  # noqa: S603 - our interpreter and notebook

@@ -114,3 +114,52 @@ def test_smoke_infer_reports_a_wrong_model_name(v2_model_server: V2ModelServer) 
     result = run_script(SMOKE_INFER, {"INFER_URL": url, "EXAMPLES": json.dumps(_examples(0.5)), "THRESHOLD": "0.5"})
     assert result.returncode == 1
     assert "HTTP 404" in json.loads(result.stdout)["examples"][0]["error"]
+
+
+FETCH_MODEL = ROLES / "fraud_app" / "files" / "fetch_model.py"
+REGISTER_MODELS = Path(__file__).resolve().parents[1] / "unit" / "register_test_models.py"
+
+
+@pytest.fixture(scope="module")
+def registered_model(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A registered model with versions 1 and 2 (logged as training does, mlflow.onnx) and an empty one."""
+    workdir = tmp_path_factory.mktemp("registered")
+    name = f"fetch-{workdir.name}"
+    subprocess.run(
+        [sys.executable, str(REGISTER_MODELS), mlflow_server, name, f"{name}-empty", str(workdir / "out.json")],
+        check=True, cwd=workdir, env=child_env({"HOME": str(workdir)}), timeout=300, capture_output=True,
+    )
+    return name
+
+
+def test_fetch_model_puts_model_onnx_in_the_version_folder(mlflow_server: str, registered_model: str, tmp_path: Path) -> None:
+    import onnxruntime
+
+    target = tmp_path / "models" / "credit-card-fraud" / "1"
+    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MODEL_URI": f"models:/{registered_model}/2", "TARGET_DIR": str(target),
+           "HOME": str(tmp_path)}
+    result = run_script(FETCH_MODEL, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"fetched models:/{registered_model}/2 -> {target / 'model.onnx'}")
+    assert sorted(p.name for p in target.iterdir()) == ["model.onnx"]
+    session = onnxruntime.InferenceSession(str(target / "model.onnx"))
+    rows = np.array([FRAUDULENT_TRANSACTION, NORMAL_TRANSACTION], dtype=np.float32)
+    scores = session.run(None, {session.get_inputs()[0].name: rows})[0]
+    assert session.get_inputs()[0].name == "dense_input"
+    assert scores.reshape(-1).tolist() == pytest.approx(expected_probabilities(rows).reshape(-1).tolist(), abs=1e-6)
+
+
+def test_fetch_model_reports_an_unknown_version(mlflow_server: str, registered_model: str, tmp_path: Path) -> None:
+    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MODEL_URI": f"models:/{registered_model}/9", "TARGET_DIR": str(tmp_path),
+           "HOME": str(tmp_path)}
+    result = run_script(FETCH_MODEL, env)
+    assert result.returncode == 1
+    assert f"MLflow cannot give models:/{registered_model}/9" in result.stderr
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_fetch_model_refuses_a_uri_that_is_not_a_registered_model(tmp_path: Path) -> None:
+    env = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:1", "MODEL_URI": "s3://bucket/model.onnx", "TARGET_DIR": str(tmp_path)}
+    result = run_script(FETCH_MODEL, env)
+    assert result.returncode == 1
+    assert "MODEL_URI='s3://bucket/model.onnx' is not a models:/<name>/<version> URI" in result.stderr

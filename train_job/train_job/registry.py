@@ -8,6 +8,7 @@ registry never keeps a version the run did not finish.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from mlflow.exceptions import MlflowException
 LOG = logging.getLogger(__name__)
 
 REGISTRATION_TIMEOUT_SECONDS = 300
+READY_POLL_SECONDS = 0.5
 PROXIED_SCHEME = "mlflow-artifacts"
 MODEL_FILE = "model.onnx"
 
@@ -105,12 +107,10 @@ def register(client: MlflowClient, *, name: str, model_uri: str, model_id: str |
             raise
     holder_version, holder_value = alias_holder(client, name, alias, metric)
     created = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id,
-                                          await_creation_for=REGISTRATION_TIMEOUT_SECONDS)
+                                          await_creation_for=0)
     version = str(created.version)
     try:
-        status = client.get_model_version(name, version).status
-        if status != "READY":
-            raise RegistryError(f"model version {name} {version} is {status}, not READY")
+        wait_until_ready(client, name, version)
         location = artifact_location(client, name, version, artifacts_destination)
         check_model_files(location.uri)
         promotion = decide_promotion(metric, value, holder_version, holder_value, force)
@@ -118,11 +118,29 @@ def register(client: MlflowClient, *, name: str, model_uri: str, model_id: str |
             client.set_registered_model_alias(name, alias, version)
     except BaseException:
         LOG.error("registration of %s version %s failed; deleting the version", name, version)
-        client.delete_model_version(name, version)
+        try:
+            client.delete_model_version(name, version)
+        except MlflowException as error:
+            LOG.error("could not delete %s version %s: %s", name, version, error.message)
         raise
     LOG.info("registered %s version %s in s3://%s/%s; alias %r %s (%s)", name, version, location.bucket,
              location.path, alias, "moved to it" if promotion.moved else "stays", promotion.reason)
     return Registration(version, promotion, location)
+
+
+def wait_until_ready(client: MlflowClient, name: str, version: str,
+                     timeout: float = REGISTRATION_TIMEOUT_SECONDS) -> None:
+    """Poll the new version until it is READY; raise `RegistryError` when it fails or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = client.get_model_version(name, version)
+        if current.status == "READY":
+            return
+        if current.status != "PENDING_REGISTRATION":
+            raise RegistryError(f"model version {name} {version} is {current.status}: {current.status_message}")
+        if time.monotonic() > deadline:
+            raise RegistryError(f"model version {name} {version} still PENDING_REGISTRATION after {timeout:.0f} s")
+        time.sleep(READY_POLL_SECONDS)
 
 
 def check_model_files(uri: str) -> None:

@@ -92,7 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("tf2onnx", "absl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    previous_handler = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return _train(config)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _train(config: TrainConfig) -> int:
+    """Run the pipeline, report failures as one log line each, write the summary; return the exit status."""
     from mlflow.exceptions import MlflowException
 
     from .data import DataError
@@ -103,7 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .training import configure_threads
 
     LOG.info("TensorFlow uses %d thread(s)", configure_threads(config.threads))
-
     try:
         summary = run(config)
     except (DataError, ArtifactStoreError, OnnxExportError, RegistryError) as error:

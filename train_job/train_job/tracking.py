@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,11 @@ def log_setup(params: dict[str, Any], data: TransactionData) -> None:
 
 
 def _dataset_source(source: str) -> Any:
+    """MLflow's source type for a URL or path (http, s3, local file); a tagged code source for the generator."""
     try:
-        return resolve_dataset_source(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "can be interpreted in multiple ways" for local paths
+            return resolve_dataset_source(source)
     except MlflowException:
         return CodeDatasetSource(tags={"source": source})
 
