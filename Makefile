@@ -64,6 +64,7 @@ lock: $(VENV)/.uv ## re-resolve the pinned dependency locks
 	flock $(VENV)/.make-lock $(BIN)/uv pip compile -q --universal --python-version 3.11 model_server/requirements.in -o model_server/requirements.lock
 	flock $(VENV)/.make-lock $(BIN)/uv pip compile -q --universal --python-version 3.12 --generate-hashes app/requirements.txt -c requirements/main.lock -o app/requirements.lock
 	flock $(VENV)/.make-lock $(BIN)/uv pip compile -q --universal --python-version 3.12 --generate-hashes images/mlflow-server/requirements.txt -c requirements/main.lock -o images/mlflow-server/requirements.lock
+	flock $(VENV)/.make-lock $(BIN)/uv pip compile -q --universal --python-version 3.12 --generate-hashes train_job/requirements.txt -c requirements/main.lock -o train_job/requirements.lock
 
 clean: ## remove the environments (not the demo state: use `make teardown`)
 	rm -rf $(VENV)

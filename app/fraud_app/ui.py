@@ -95,7 +95,8 @@ class FraudApp:
                 summary = gr.HTML(elem_id="batch-summary")
                 table = gr.Dataframe(label="Scored transactions", interactive=False, elem_id="batch-table")
                 download = gr.File(label="Download scored CSV", interactive=False, elem_id="batch-download")
-            check.click(_guarded(self.check_transaction, 2), inputs, [verdict, status])
+            check.click(_guarded(self.check_transaction, 2), inputs, [verdict, status],
+                        api_name="check_transaction")  # demo_verify calls it
             score.click(_guarded(self.score_csv, 4), upload, [summary, table, download, status])
             refresh.click(self.status_html, None, status)
             page.load(self.status_html, None, status)

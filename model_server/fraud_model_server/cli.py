@@ -34,6 +34,7 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_ENDPOINT, AWS_DEFAULT_REGION (d
 AWS_S3_BUCKET, read from the environment or from --data-connection-file (never from the command line).
 TLS certificates are verified; AWS_CA_BUNDLE or --ca-bundle adds a CA bundle.
 Inputs, outputs, datatypes and shapes come from the ONNX graph; requests that do not match get a 400.
+Tensors may be sent as JSON or with the V2 binary tensor data extension (Inference-Header-Content-Length).
 """
 
 EPILOG = """\

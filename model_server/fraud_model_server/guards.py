@@ -95,14 +95,18 @@ class RequestLimits:
             # The body was read (up to a bound) first, so that the client, which sends before it reads, sees the 413.
             await self._refuse(send, 413, f"request body exceeds the limit of {limit} bytes (--max-request-bytes)")
             return
-        body = b"".join(chunks)
-        delivered = False
+        await self._app(scope, replay_body(b"".join(chunks), receive), send)
 
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
-        await self._app(scope, replay, send)
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive callable that yields the already read ``body`` once, then defers to ``receive``."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

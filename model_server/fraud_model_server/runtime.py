@@ -1,6 +1,8 @@
 """MLServer runtime that serves one ONNX file with onnxruntime and checks every request against the graph."""
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -9,7 +11,7 @@ from mlserver.errors import InferenceError
 from mlserver.types import InferenceRequest, InferenceResponse
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
-from .tensors import TensorSpec, decode_input, encode_output
+from .tensors import TensorSpec, decode_tensor, encode_output
 
 # Extra model parameter (ModelSettings.parameters.extra) read by this runtime.
 THREADS_PARAMETER = "onnx_threads"
@@ -49,41 +51,54 @@ class OnnxRuntimeModel(MLModel):
         self.outputs = [spec.metadata() for spec in self._output_specs.values()]
         return True
 
-    def _decode_inputs(self, payload: InferenceRequest) -> dict[str, np.ndarray]:
-        """Map each request input to its graph input; raise InferenceError for unknown, missing or duplicate names."""
-        given = {request_input.name: request_input for request_input in payload.inputs}
+    @property
+    def output_specs(self) -> dict[str, TensorSpec]:
+        """The graph's outputs by name."""
+        return self._output_specs
+
+    def decode(self, tensors: Sequence[tuple[str, str, list[int], Any]]) -> dict[str, np.ndarray]:
+        """Map request tensors ``(name, datatype, shape, data)`` to graph inputs; InferenceError on any mismatch."""
+        given = {tensor[0]: tensor for tensor in tensors}
         expected = {spec.name: spec for spec in self._input_specs}
         unknown = sorted(set(given) - set(expected))
         missing = sorted(set(expected) - set(given))
-        if unknown or missing or len(given) != len(payload.inputs):
+        if unknown or missing or len(given) != len(tensors):
             wanted = ", ".join(spec.describe() for spec in self._input_specs)
             problems = [
                 f"unknown input(s) {unknown}" if unknown else "",
                 f"missing input(s) {missing}" if missing else "",
             ]
-            if len(given) != len(payload.inputs):
+            if len(given) != len(tensors):
                 problems.append("an input is given more than once")
             raise InferenceError(f"{'; '.join(p for p in problems if p)}; model {self.name!r} expects {wanted}")
-        return {name: decode_input(spec, given[name]) for name, spec in expected.items()}
+        return {name: decode_tensor(spec, *given[name][1:]) for name, spec in expected.items()}
 
-    def _requested_outputs(self, payload: InferenceRequest) -> list[str]:
-        """Names of the outputs to return: those the request asks for, else all of them."""
-        if not payload.outputs:
+    def output_names(self, requested: Sequence[str]) -> list[str]:
+        """Names of the outputs to return: ``requested``, else all of them; InferenceError for unknown ones."""
+        if not requested:
             return list(self._output_specs)
-        names = [output.name for output in payload.outputs]
-        unknown = sorted(set(names) - set(self._output_specs))
+        unknown = sorted(set(requested) - set(self._output_specs))
         if unknown:
             raise InferenceError(f"unknown output(s) {unknown}; model {self.name!r} has {list(self._output_specs)}")
-        return names
+        return list(requested)
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run the session; an input the graph rejects is an InferenceError."""
+        try:
+            return self._session.run(names, feeds)
+        except InvalidArgument as error:
+            raise InferenceError(f"the model rejected the input: {error}") from None
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         """Validate the request, run the session, return the requested outputs."""
-        feeds = self._decode_inputs(payload)
-        names = self._requested_outputs(payload)
-        try:
-            results = self._session.run(names, feeds)
-        except InvalidArgument as error:
-            raise InferenceError(f"the model rejected the input: {error}") from None
+        feeds = self.decode(
+            [
+                (tensor.name, getattr(tensor.datatype, "value", tensor.datatype), list(tensor.shape), tensor.data.root)
+                for tensor in payload.inputs
+            ]
+        )
+        names = self.output_names([output.name for output in payload.outputs or ()])
+        results = self.run(names, feeds)
         return InferenceResponse(
             model_name=self.name,
             id=payload.id,

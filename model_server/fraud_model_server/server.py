@@ -18,6 +18,7 @@ from mlserver.rest.app import create_app
 from mlserver.settings import ModelParameters, ModelSettings, Settings
 from uvicorn.config import STARTUP_FAILURE
 
+from .fast_infer import FastInfer
 from .guards import RequestLimits, install_error_handlers
 from .runtime import THREADS_PARAMETER, OnnxRuntimeModel
 
@@ -102,10 +103,11 @@ async def serve(options: ServeOptions) -> None:
     except Exception as error:
         raise ModelLoadError(f"cannot load {options.model_file} as an ONNX model: {error}") from error
 
+    model = await registry.get_model(options.model_name)
     app = create_app(settings, data_plane=data_plane, model_repository_handlers=handlers)
     install_error_handlers(app)
     config = uvicorn.Config(
-        RequestLimits(app, options.max_request_bytes),
+        RequestLimits(FastInfer(app, model, settings), options.max_request_bytes),
         host=options.host,
         port=options.http_port,
         http="httptools",

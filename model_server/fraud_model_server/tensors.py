@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from mlserver.errors import InferenceError
-from mlserver.types import MetadataTensor, RequestInput, ResponseOutput
+from mlserver.types import MetadataTensor, ResponseOutput
 
 # onnxruntime type string -> (V2 datatype, numpy dtype, numpy kinds accepted from JSON data)
 _ONNX_TYPES: dict[str, tuple[str, type[np.generic], str]] = {
@@ -22,6 +22,12 @@ _ONNX_TYPES: dict[str, tuple[str, type[np.generic], str]] = {
     "tensor(uint16)": ("UINT16", np.uint16, "iu"),
     "tensor(uint8)": ("UINT8", np.uint8, "iu"),
     "tensor(bool)": ("BOOL", np.bool_, "b"),
+}
+
+
+# V2 datatype -> little-endian numpy dtype, for tensors sent as raw bytes (binary tensor data extension)
+BINARY_DTYPES: dict[str, np.dtype] = {
+    datatype: np.dtype(dtype).newbyteorder("<") for datatype, dtype, _ in _ONNX_TYPES.values()
 }
 
 
@@ -62,15 +68,13 @@ def _check_shape(spec: TensorSpec, shape: list[int]) -> None:
         raise InferenceError(f"input {spec.name!r} has shape {shape}, expected {list(spec.shape)} (-1: any size >= 1)")
 
 
-def decode_input(spec: TensorSpec, request_input: RequestInput) -> np.ndarray:
-    """Return the request tensor as an array of the model's dtype; raise InferenceError on any mismatch."""
-    datatype = getattr(request_input.datatype, "value", request_input.datatype)  # MLServer may store enum values
+def decode_tensor(spec: TensorSpec, datatype: str, shape: list[int], data: Any) -> np.ndarray:
+    """Return ``data`` (flat or nested JSON values) as an array of the model's dtype; InferenceError on mismatch."""
     if datatype != spec.datatype:
         raise InferenceError(f"input {spec.name!r} has datatype {datatype}, expected {spec.datatype}")
-    shape = list(request_input.shape)
     _check_shape(spec, shape)
     try:
-        raw = np.asarray(request_input.data.root)
+        raw = np.asarray(data)
     except ValueError:
         raise InferenceError(f"input {spec.name!r}: data is not a regular array of numbers") from None
     if raw.dtype.kind not in spec.kinds:

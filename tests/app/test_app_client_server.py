@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import psutil
 import pytest
 from fraud_app.client import MAX_ROWS_PER_REQUEST, EndpointHTTPError, InputSignature, V2Client
 from support.model_server import V2ModelServer, model_is_ready, run_model_server, start_model_server, upload_model
@@ -96,3 +97,21 @@ def test_a_model_redeployed_with_another_input_name_is_relearned(s3_server: S3Se
         stop_process_tree(second.process)
     expected = expected_probabilities(np.array([FRAUDULENT_TRANSACTION, NORMAL_TRANSACTION])).ravel()
     assert prediction.probabilities == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_client_reuses_one_connection(v2_model_server: V2ModelServer) -> None:
+    port = int(v2_model_server.base_url.rsplit(":", 1)[1])
+
+    def local_ports() -> set[int]:
+        """Local ports of this process's open connections to the model server."""
+        return {c.laddr.port for c in psutil.Process().net_connections(kind="tcp")
+                if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED}
+
+    with V2Client(v2_model_server.base_url, v2_model_server.model_name) as client:
+        client.predict([NORMAL_TRANSACTION])
+        first = local_ports()
+        for _ in range(20):
+            client.predict([FRAUDULENT_TRANSACTION])
+        client.status()
+        assert local_ports() == first and len(first) == 1
+    assert local_ports() == set()

@@ -33,7 +33,12 @@ from .polling import wait_for
 
 CRD_DIR = Path(__file__).with_name("crds")
 RHOAI_MAJORS = (2, 3)
-CONTROLLERS = "namespace,garbagecollector,serviceaccount,serviceaccount-token,deployment,replicaset,job,statefulset"
+# pvc-protection: the apiserver's StorageObjectInUseProtection admission gives every PVC the finalizer
+# kubernetes.io/pvc-protection; without this controller a deleted PVC stays Terminating forever.
+CONTROLLERS = (
+    "namespace,garbagecollector,serviceaccount,serviceaccount-token,deployment,replicaset,job,statefulset,"
+    "pvc-protection"
+)
 SIMULATOR_S3_SECRET = ("kube-system", "simulator-s3")
 _PR_SET_PDEATHSIG = 1
 
@@ -155,6 +160,9 @@ class ControlPlane:
                     f"--controllers={CONTROLLERS}",
                     "--secure-port=0",
                     "--use-service-account-credentials=false",
+                    # the serviceaccount-token controller fills kubernetes.io/service-account-token Secrets
+                    f"--service-account-private-key-file={keys.sa_private_key}",
+                    f"--root-ca-file={keys.ca_cert}",
                 ],
             )
             self.controllers = True

@@ -75,6 +75,37 @@ def test_garbage_collector_removes_owned_objects(kube: Kube, namespace: str) -> 
     wait_for("owned secret collected", lambda: kube.get(object_path("v1", "secrets", "child", namespace)) is None, 60)
 
 
+@pytest.mark.usefixtures("needs_controllers")
+def test_deleted_volume_claim_goes_away(kube: Kube, namespace: str) -> None:
+    """Admission gives every PVC the pvc-protection finalizer; its controller lifts it once no pod uses it."""
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": namespace},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    created = kube.request("POST", object_path("v1", "persistentvolumeclaims", namespace=namespace), claim) or {}
+    assert "kubernetes.io/pvc-protection" in created["metadata"].get("finalizers", [])
+    path = object_path("v1", "persistentvolumeclaims", "data", namespace)
+    kube.request("DELETE", path)
+    wait_for("deleted claim gone", lambda: kube.get(path) is None, 60)
+
+
+@pytest.mark.usefixtures("needs_controllers")
+def test_service_account_token_secret_is_filled(kube: Kube, namespace: str) -> None:
+    """A kubernetes.io/service-account-token Secret (model_serving's token auth) gets its token and CA."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "sa-token", "namespace": namespace, "annotations": {"kubernetes.io/service-account.name": "default"}},
+    }
+    kube.request("POST", object_path("v1", "secrets", namespace=namespace), secret)
+    path = object_path("v1", "secrets", "sa-token", namespace)
+    filled = wait_for("token filled in", lambda: {"token", "ca.crt"} <= set(((kube.get(path) or {}).get("data") or {})), 60)
+    assert filled
+
+
 def _route(namespace: str, **spec: object) -> JSON:
     return {
         "apiVersion": "route.openshift.io/v1",

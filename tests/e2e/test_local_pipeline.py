@@ -4,54 +4,12 @@ then inference, the app, a second run that changes nothing, and a teardown that 
 from __future__ import annotations
 
 import json
-import os
-import re
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
-import psutil
 import pytest
 import requests
-
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = [str(Path(sys.executable).parent / "ansible-playbook")]
-RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+from support.playbook import demo_ports, processes_under, run_playbook
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run_playbook(playbook: str, extra_vars: Path, state_dir: Path, *args: str) -> tuple[int, str]:
-    """Run a playbook of the repo with the test's variables; return (changed count, output)."""
-    env = {**os.environ, "FRAUD_DEMO_STATE_DIR": str(state_dir), "ANSIBLE_FORCE_COLOR": "0"}
-    proc = subprocess.run(
-        [*PLAYBOOK, playbook, "-e", f"@{extra_vars}", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{playbook} failed (rc {proc.returncode}):\n{output[-6000:]}"
-    recap = RECAP.search(output)
-    assert recap, f"no PLAY RECAP in:\n{output[-3000:]}"
-    assert recap.group(4) == "0"
-    return int(recap.group(2)), output
-
-
-def processes_under(state_dir: Path) -> list[str]:
-    """Command lines of running processes that mention the state directory."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if str(state_dir) in cmdline:
-            found.append(cmdline)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +17,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     """Stand the demo up once for this module on free ports and a temporary state directory."""
     base = tmp_path_factory.mktemp("e2e")
     state_dir = base / "state"
-    ports = {
-        "object_store_local_s3_port": free_port(),
-        "object_store_local_master_port": free_port(),
-        "object_store_local_volume_port": free_port(),
-        "object_store_local_filer_port": free_port(),
-        "object_store_local_webdav_port": free_port(),
-        "object_store_local_admin_port": free_port(),
-        "mlflow_server_local_port": free_port(),
-        "model_serving_local_port": free_port(),
-        "fraud_app_local_port": free_port(),
-    }
+    ports = demo_ports()
     extra_vars = base / "vars.json"
     # 100k rows, 3 epochs: small enough for CI, enough for the smoke examples to clear the 0.995 threshold.
     extra_vars.write_text(json.dumps({**ports, "training_rows": 100000, "training_epochs": 3}))
@@ -86,6 +34,9 @@ def test_first_run_reports_changes_and_the_summary(demo) -> None:
     assert demo["first_changed"] > 0
     assert "Fraud check app:" in demo["output"]
     assert "Model endpoint:" in demo["output"]
+    # demo_verify's smoke check through the app's backend (Gradio API) gave both examples their labels
+    assert "app, clearly fraudulent: Fraud" in demo["output"]
+    assert "app, clearly normal: Not fraud" in demo["output"]
 
 
 def test_v2_inference_returns_a_probability(demo) -> None:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -300,9 +301,10 @@ class SigtermAtFirstEpoch(logging.Handler):
 
 
 def test_sigterm_marks_the_run_failed(first_run: dict, names: dict[str, str], client: MlflowClient,
-                                      tracked: str) -> None:
+                                      tracked: str, caplog: pytest.LogCaptureFixture) -> None:
     """SIGTERM during training exits with status 143, the run FAILED, no new version, the handler restored."""
     before = versions_of(client, names["model"])
+    caplog.set_level(logging.INFO, logger="train_job.training")  # the epoch line must reach the handler
     handler = SigtermAtFirstEpoch()
     logging.getLogger("train_job.training").addHandler(handler)
     try:
@@ -315,3 +317,97 @@ def test_sigterm_marks_the_run_failed(first_run: dict, names: dict[str, str], cl
     assert latest.info.status == "FAILED" and latest.data.params["epochs"] == "50"
     assert versions_of(client, names["model"]) == before
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.fixture
+def few_retries(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Two retries without backoff, so that a lasting failure is given up on in seconds (the job's own defaults,
+    RETRY_DEFAULTS, wait about a minute)."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    return 2
+
+
+def test_mlflow_down_during_the_run_fails_clearly_after_retries(names: dict[str, str], client: MlflowClient,
+                                                                tracked: str, few_retries: int,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Every upload answered 503 once the run exists: each is retried, then the job exits 1 with one line naming
+    MLflow's failure; the run ends FAILED and no version (half-made or whole) is registered."""
+    proxy = FlakyProxy(tracked.removeprefix("http://"), failures=10**9)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
+        experiment = f"{names['experiment']}-down"
+        model = f"{names['model']}-down"
+        assert main([*SMALL_RUN, "--experiment", experiment, "--registered-model", model]) == 1
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert proxy.failed >= 1 + few_retries, "the failing upload was not retried"
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors and errors[-1].startswith("MLflow: "), errors
+    assert "503" in errors[-1] or "too many 503" in errors[-1].lower(), errors[-1]
+    assert runs_of(client, experiment)[0].info.status == "FAILED"
+    assert versions_of(client, model) == []
+
+
+class RefusingServer(threading.Thread):
+    """A TCP port on 127.0.0.1 that accepts each connection and closes it at once, counting them: an MLflow
+    server that is down behind a proxy or load balancer."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            connection.close()
+
+
+def test_mlflow_unreachable_fails_clearly_after_retries(names: dict[str, str], client: MlflowClient, tracked: str,
+                                                        few_retries: int, monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """No answer from the tracking server: the first request is retried, then the job exits 1 naming the server
+    and the experiment; nothing reaches the real MLflow."""
+    server = RefusingServer()
+    server.start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+        experiment = f"{names['experiment']}-unreachable"
+        assert main([*SMALL_RUN, "--experiment", experiment, "--registered-model", experiment]) == 1
+    finally:
+        server.sock.close()
+    assert server.connections >= 1 + few_retries, "the request was not retried"
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors and f"tracking server {server.url}: cannot open experiment '{experiment}'" in errors[-1], errors
+    assert client.get_experiment_by_name(experiment) is None
+
+
+def test_model_folder_without_model_onnx_is_refused(names: dict[str, str], tracked: str, tmp_path: Path) -> None:
+    """The registry's folder check, on a real folder in the bucket (through MLflow's artifact proxy): without
+    ``model.onnx`` it names the folder and what it found; with it, the folder passes."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    mlflow.set_tracking_uri(tracked)
+    mlflow.set_experiment(f"{names['experiment']}-folder")
+    with mlflow.start_run() as active:
+        mlflow.log_artifacts(str(folder), "model")
+    uri = f"{active.info.artifact_uri}/model"
+    with pytest.raises(registry.RegistryError, match=r"holds no model\.onnx \(found: MLmodel\)$") as refused:
+        registry.check_model_files(uri)
+    assert str(refused.value).startswith(uri)
+    (folder / "model.onnx").write_bytes(b"\x08\x07")
+    with mlflow.start_run(run_id=active.info.run_id):
+        mlflow.log_artifact(str(folder / "model.onnx"), "model")
+    registry.check_model_files(uri)

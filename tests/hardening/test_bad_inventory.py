@@ -1,0 +1,181 @@
+"""Bad inventory input is rejected before anything changes, with a message naming the variable (issue 8).
+
+Each case runs ``ansible-playbook site.yml -e '<json>'`` with one wrong value (a wrong type, an unknown choice, an
+empty or null name, a name Kubernetes refuses, a negative or zero size, a malformed URL, a missing required value)
+and asserts that the run fails in preflight's input checks (argument specs or a role's ``validate.yml``), that the
+error names the variable, that nothing changed (``changed=0``, the throwaway state directory was never created)
+and that no process was started.
+
+The runs use ``--tags preflight``: preflight is site.yml's first play and tagged ``always``, so a plain run stops at
+the same task; the tag only makes a value that slipped through stop after preflight instead of standing the demo
+up. The control runs prove that the same command without the wrong value passes the input checks: on the local
+target all of preflight passes (with a CA bundle given); on the openshift target, with no cluster configured, the
+first failure is the cluster API check, so every openshift case below is rejected before any API call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+ERROR = re.compile(r"^\[ERROR\]: (.*?)(?=^Origin:|^fatal:|^failed:|\Z)", re.M | re.S)
+NO_CLUSTER = "cluster API cannot be reached"
+
+# (inventory, extra variables, the variable the error must name)
+LOCAL: dict[str, tuple[dict[str, Any], str]] = {
+    # wrong types
+    "rows-not-a-number": ({"training_rows": "abc"}, "training_rows"),
+    "port-not-a-number": ({"mlflow_server_local_port": "http"}, "mlflow_server_local_port"),
+    "force-not-a-boolean": ({"training_force": "sometimes"}, "training_force"),
+    "validate-certs-not-a-boolean": ({"fraud_demo_validate_certs": "maybe"}, "fraud_demo_validate_certs"),
+    # unknown choices
+    "unknown-optimizer": ({"training_optimizer": "adamw"}, "training_optimizer"),
+    "unknown-state": ({"object_store_state": "gone"}, "object_store_state"),
+    "unknown-target": ({"fraud_demo_target": "kubernetes"}, "fraud_demo_target"),
+    # empty, null and missing values
+    "empty-data-source": ({"training_data_source": ""}, "training_data_source"),
+    "null-registered-model": ({"training_registered_model": None}, "training_registered_model"),
+    "null-data-connection-name": ({"data_connection_name": None}, "data_connection_name"),
+    "blank-experiment": ({"training_experiment": "   "}, "training_experiment"),
+    "empty-model-name": ({"model_serving_model_name": ""}, "model_serving_model_name"),
+    # names Kubernetes (or S3) refuses
+    "name-with-capitals": ({"data_connection_name": "Mlflow_Connection"}, "data_connection_name"),
+    "name-with-dots": ({"model_serving_model_name": "credit.card.fraud"}, "model_serving_model_name"),
+    "name-too-long": ({"model_serving_model_name": "a" * 64}, "model_serving_model_name"),
+    "bad-bucket-name": ({"object_store_bucket": "Fraud_Demo"}, "object_store_bucket"),
+    "alias-reserved": ({"training_alias": "latest"}, "training_alias"),
+    "version-not-a-number": ({"model_artifact_version": "v1"}, "model_artifact_version"),
+    # negative, zero and out-of-range numbers
+    "negative-rows": ({"training_rows": -5}, "training_rows"),
+    "zero-epochs": ({"training_epochs": 0}, "training_epochs"),
+    "negative-learning-rate": ({"training_learning_rate": -0.1}, "training_learning_rate"),
+    "threshold-above-one": ({"fraud_app_threshold": 1.5}, "fraud_app_threshold"),
+    "port-out-of-range": ({"model_serving_local_port": 70000}, "model_serving_local_port"),
+    "port-used-twice": ({"object_store_local_s3_port": 5000, "mlflow_server_local_port": 5000},
+                        "object_store_local_s3_port"),
+    # malformed URLs and paths
+    "ftp-data-source": ({"training_data_source": "ftp://127.0.0.1/data.csv"}, "training_data_source"),
+    "relative-data-source": ({"training_data_source": "data/creditcard.csv"}, "training_data_source"),
+    "absolute-artifacts-prefix": ({"mlflow_server_artifacts_prefix": "/mlflow"}, "mlflow_server_artifacts_prefix"),
+    "missing-ca-bundle": ({"fraud_demo_ca_bundle": "/nonexistent/ca.pem"}, "fraud_demo_ca_bundle"),
+    "relative-state-dir": ({"fraud_demo_state_dir": "relative/state"}, "fraud_demo_state_dir"),
+}
+OPENSHIFT: dict[str, tuple[dict[str, Any], str]] = {
+    "project-name-with-capitals": ({"ds_project_name": "Credit_Card"}, "ds_project_name"),
+    "namespace-with-dashes-around": ({"training_openshift_namespace": "-bad-"}, "training_openshift_namespace"),
+    "applications-namespace-bad": ({"preflight_openshift_applications_namespace": "Redhat_ODS"},
+                                   "preflight_openshift_applications_namespace"),
+    "negative-volume-size": ({"workbench_storage_size": "-20Gi"}, "workbench_storage_size"),
+    "zero-volume-size": ({"mlflow_server_openshift_storage_size": "0"}, "mlflow_server_openshift_storage_size"),
+    "zero-replicas": ({"model_serving_openshift_replicas": 0}, "model_serving_openshift_replicas"),
+    "empty-workbench-size": ({"workbench_size": ""}, "workbench_size"),
+    "unknown-database": ({"mlflow_server_openshift_database": "mysql"}, "mlflow_server_openshift_database"),
+    "unknown-serving-platform": ({"preflight_openshift_serving_platform": "triton"},
+                                 "preflight_openshift_serving_platform"),
+    "s3-backend-without-endpoint": ({"object_store_openshift_backend": "s3"}, "object_store_openshift_endpoint"),
+    "s3-backend-without-keys": ({"object_store_openshift_backend": "s3",
+                                 "object_store_openshift_endpoint": "https://127.0.0.1:9000"},
+                                "object_store_openshift_access_key"),
+    "endpoint-without-scheme": ({"object_store_openshift_endpoint": "127.0.0.1:9000"},
+                                "object_store_openshift_endpoint"),
+    "route-without-scheme": ({"workbench_mlflow_route": "mlflow:5000"}, "workbench_mlflow_route"),
+}
+
+
+def run(tmp_path: Path, inventory: str, playbook: str, extra: dict[str, Any], *args: str) -> tuple[int, str]:
+    """Run a playbook with a throwaway state directory and no reachable cluster; return (rc, output)."""
+    state_dir = tmp_path / "state"
+    env = {
+        **os.environ,
+        "FRAUD_DEMO_STATE_DIR": str(state_dir),
+        # No cluster: the kubernetes client finds no configuration, so it cannot reach anything.
+        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    # The openshift inventory's state dir is inside the repository: point it at the throwaway one too.
+    base = {"fraud_demo_state_dir": str(state_dir)}
+    proc = subprocess.run(
+        [PLAYBOOK, "-i", f"inventories/{inventory}/", playbook,
+         "-e", json.dumps(base), "-e", json.dumps(extra), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def first_error(output: str) -> str:
+    match = ERROR.search(output)
+    assert match, f"no [ERROR] in:\n{output[-4000:]}"
+    return match.group(1)
+
+
+def processes_under(path: Path) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if str(path) in cmdline and "ansible-playbook" not in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def assert_rejected(tmp_path: Path, inventory: str, extra: dict[str, Any], variable: str) -> None:
+    rc, output = run(tmp_path, inventory, "site.yml", extra, "--tags", "preflight")
+    assert rc != 0, f"accepted {extra}:\n{output[-4000:]}"
+    error = first_error(output)
+    assert variable in error, f"the error does not name {variable}:\n{error}"
+    assert NO_CLUSTER not in error, f"rejected only at the cluster API check:\n{error}"
+    # Stopped in preflight's input checks: no later play began and nothing changed.
+    assert "PLAY [Object store" not in output
+    recap = RECAP.search(output)
+    assert recap, output[-3000:]
+    assert recap.group(2) == "0", f"changed={recap.group(2)} before the rejection"
+    state_dir = tmp_path / "state"
+    assert not state_dir.exists() or not any(state_dir.iterdir())
+    assert not (REPO / "relative").exists()
+    assert not processes_under(tmp_path)
+
+
+@pytest.mark.parametrize(("extra", "variable"), LOCAL.values(), ids=LOCAL.keys())
+def test_local_target_rejects(tmp_path: Path, extra: dict[str, Any], variable: str) -> None:
+    assert_rejected(tmp_path, "local", extra, variable)
+
+
+@pytest.mark.parametrize(("extra", "variable"), OPENSHIFT.values(), ids=OPENSHIFT.keys())
+def test_openshift_target_rejects_before_any_api_call(tmp_path: Path, extra: dict[str, Any], variable: str) -> None:
+    assert_rejected(tmp_path, "openshift", extra, variable)
+
+
+def test_table_is_large_enough() -> None:
+    assert len(LOCAL) + len(OPENSHIFT) >= 15
+
+
+def test_local_control_passes_preflight_with_a_ca_bundle(tmp_path: Path) -> None:
+    """The defaults pass preflight (no warning), so each rejection above comes from its one wrong value."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    rc, output = run(tmp_path, "local", "playbooks/preflight.yml", {"fraud_demo_ca_bundle": str(bundle)})
+    assert rc == 0, output[-4000:]
+    assert "WARNING: fraud_demo_validate_certs is false" not in output
+    assert not processes_under(tmp_path)
+
+
+def test_openshift_control_fails_only_at_the_cluster_api(tmp_path: Path) -> None:
+    """Without a wrong value, the first failure is the API check: the input checks need no cluster."""
+    rc, output = run(tmp_path, "openshift", "site.yml", {}, "--tags", "preflight")
+    assert rc != 0
+    assert NO_CLUSTER in first_error(output), output[-4000:]
+    assert not (tmp_path / "state").exists()

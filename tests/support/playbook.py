@@ -1,0 +1,68 @@
+"""Run the repo's playbooks against the local target on free ports and a throwaway state directory (tests/e2e/)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from .ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = [str(Path(sys.executable).parent / "ansible-playbook")]
+RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+# Every port the local target binds, each a role variable (never the defaults: other runs may use those).
+PORT_VARIABLES = (
+    "object_store_local_s3_port",
+    "object_store_local_master_port",
+    "object_store_local_volume_port",
+    "object_store_local_filer_port",
+    "object_store_local_webdav_port",
+    "object_store_local_admin_port",
+    "mlflow_server_local_port",
+    "model_serving_local_port",
+    "fraud_app_local_port",
+)
+
+
+def demo_ports() -> dict[str, int]:
+    """A free 127.0.0.1 port for each port variable of the local target."""
+    return {variable: free_port() for variable in PORT_VARIABLES}
+
+
+def ansible_playbook(playbook: str, extra_vars: Path, state_dir: Path, *args: str) -> tuple[int, str]:
+    """Run a playbook of the repo with the test's variables; return (exit status, output)."""
+    env = {**os.environ, "FRAUD_DEMO_STATE_DIR": str(state_dir), "ANSIBLE_FORCE_COLOR": "0"}
+    proc = subprocess.run(
+        [*PLAYBOOK, playbook, "-e", f"@{extra_vars}", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_playbook(playbook: str, extra_vars: Path, state_dir: Path, *args: str) -> tuple[int, str]:
+    """Run a playbook that must succeed; return (changed count, output)."""
+    returncode, output = ansible_playbook(playbook, extra_vars, state_dir, *args)
+    assert returncode == 0, f"{playbook} {' '.join(args)} failed (rc {returncode}):\n{output[-6000:]}"
+    recap = RECAP.search(output)
+    assert recap, f"no PLAY RECAP in:\n{output[-3000:]}"
+    assert recap.group(4) == "0"
+    return int(recap.group(2)), output
+
+
+def processes_under(state_dir: Path) -> list[str]:
+    """Command lines of running processes that mention the state directory."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if str(state_dir) in cmdline:
+            found.append(cmdline)
+    return found
