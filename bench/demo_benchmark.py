@@ -38,6 +38,14 @@ def playbook(name: str, state_dir: Path, extra: Path) -> tuple[float, int]:
     return seconds, int(RECAP.search(proc.stdout).group(2))
 
 
+def program_name(cmdline: list[str]) -> str:
+    """What a supervised process is: the module of ``python -m X``, else its executable's or script's name."""
+    if "-m" in cmdline[:-1]:
+        return cmdline[cmdline.index("-m") + 1]
+    scripts = [Path(arg).name for arg in cmdline[:2] if not arg.startswith("-")]
+    return scripts[-1] if scripts else "?"
+
+
 def demo_rss(state_dir: Path) -> tuple[float, list[tuple[str, float]]]:
     """Total RSS (MiB) of supervisord and every process under it, and the per-program share."""
     pid = int((state_dir / "supervisor" / "supervisord.pid").read_text())
@@ -45,7 +53,7 @@ def demo_rss(state_dir: Path) -> tuple[float, list[tuple[str, float]]]:
     per_child = []
     for child in root.children():
         tree = [child, *child.children(recursive=True)]
-        per_child.append((" ".join(child.cmdline()[:4])[-60:], sum(p.memory_info().rss for p in tree) / 2**20))
+        per_child.append((program_name(child.cmdline()), sum(p.memory_info().rss for p in tree) / 2**20))
     total = root.memory_info().rss / 2**20 + sum(mib for _, mib in per_child)
     return total, per_child
 
