@@ -1,7 +1,7 @@
 """Training benchmark: the original demo's configuration against ours on the same 1M synthetic rows, our
 training time against rows (100k / 1M / 5M), and what MLflow tracking costs (none / explicit / autolog).
 
-Usage: .venv/bin/python bench/train_speed.py [--rows 1000000] [--rows-scaling 100000,1000000,5000000] [--no-write]
+Usage: .venv/bin/python bench/train_speed.py [--rows 1000000] [--repeats 2] [--rows-scaling 100000,1000000,5000000] [--no-write]
 
 Every measurement runs in its own process, one after the other, so each reports its own peak RSS and none
 shares a warm TensorFlow with another. The tracking runs log to a real `mlflow server` (SQLite, artifacts proxied
@@ -69,10 +69,18 @@ def measure(kind: str, rows: int) -> dict[str, Any]:
         if kind in ("explicit", "autolog"):
             experiment = tracking.connect(os.environ["MLFLOW_TRACKING_URI"], f"bench-{kind}", None)
             run = mlflow.start_run(experiment_id=experiment)
-        sink = tracking.log_epoch if kind == "explicit" else None
+        in_sink = [0.0]
+
+        def timed_log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            sink_started = time.perf_counter()
+            tracking.log_epoch(epoch, metrics)
+            in_sink[0] += time.perf_counter() - sink_started
+
+        sink = timed_log_epoch if kind == "explicit" else None
         started = time.perf_counter()
         model = train(parts, epochs=2, seed=SEED, sink=sink, **OURS)
         figures["train_seconds"] = time.perf_counter() - started
+        figures["tracking_in_fit_seconds"] = in_sink[0]
         probabilities = predict(model, parts.test.features)
         if kind == "explicit":
             proto = to_onnx(model)
@@ -109,6 +117,11 @@ def child(kind: str, rows: int, env: dict[str, str]) -> dict[str, Any]:
     return figures
 
 
+def best_of(repeats: int, kind: str, rows: int, env: dict[str, str]) -> dict[str, Any]:
+    """The fastest of ``repeats`` runs: on a shared machine the minimum is the run least disturbed by others."""
+    return min((child(kind, rows, env) for _ in range(repeats)), key=lambda figures: figures["train_seconds"])
+
+
 def comparison_table(demo: dict[str, Any], ours: dict[str, Any]) -> str:
     """Markdown table: the demo's configuration against ours on the same rows."""
     rows = ["| | demo defaults (batch 32, Adam 1e-3, external StandardScaler, numpy fit) | ours (batch 4096, Adam "
@@ -140,14 +153,17 @@ def scaling_table(runs: list[dict[str, Any]]) -> str:
 def tracking_table(none: dict[str, Any], explicit: dict[str, Any], autolog: dict[str, Any]) -> str:
     """Markdown table: training wall time without tracking, with our explicit logging, with autolog."""
     base = none["train_seconds"]
-    rows = ["| tracking | training wall time (s) | overhead in fit | logging after fit (s) |", "|---|---|---|---|",
-            f"| none | {base:.1f} | | |",
+    in_fit = explicit["tracking_in_fit_seconds"]
+    rows = ["| tracking | training wall time (s) | against none | time in tracking calls during fit | logging after "
+            "fit (s) |", "|---|---|---|---|---|",
+            f"| none | {base:.1f} | | | |",
             f"| explicit (ours: one request per epoch) | {explicit['train_seconds']:.1f} | "
-            f"{(explicit['train_seconds'] - base) / base:+.0%} | {explicit['after_fit_logging_seconds']:.1f} "
+            f"{(explicit['train_seconds'] - base) / base:+.0%} | {in_fit:.2f} s = "
+            f"{in_fit / explicit['train_seconds']:.1%} of its fit | {explicit['after_fit_logging_seconds']:.1f} "
             f"(params, data set, metrics, 2 images, ONNX model; {explicit['after_fit_logging_seconds'] / base:.0%} "
             "of the untracked fit) |",
             f"| `mlflow.tensorflow.autolog()` | {autolog['train_seconds']:.1f} | "
-            f"{(autolog['train_seconds'] - base) / base:+.0%} | (inside fit: Keras model, metrics, params) |"]
+            f"{(autolog['train_seconds'] - base) / base:+.0%} | (Keras model, metrics, params) | |"]
     return "\n".join(rows)
 
 
@@ -157,6 +173,8 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("KIND", "ROWS"), help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=ROWS, help="rows of the comparison and tracking runs")
     parser.add_argument("--rows-scaling", default="100000,1000000,5000000", help="row counts of the scaling runs")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="runs of each configuration (the demo's too); the fastest counts")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing the doc")
     args = parser.parse_args()
     if args.child:
@@ -169,24 +187,27 @@ def main() -> None:
 
     started = time.perf_counter()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    demo = child("demo", args.rows, env)
-    ours = child("ours", args.rows, env)
-    scaling = [ours if rows == args.rows else child("ours", rows, env)
+    demo = best_of(args.repeats, "demo", args.rows, env)
+    ours = best_of(args.repeats, "ours", args.rows, env)
+    scaling = [ours if rows == args.rows else best_of(args.repeats, "ours", rows, env)
                for rows in map(int, args.rows_scaling.split(","))]
     with tempfile.TemporaryDirectory(prefix="train-bench-") as workdir:
         with run_s3_server(Path(workdir) / "s3") as s3, run_mlflow_server(s3, Path(workdir) / "mlflow") as server:
             tracked_env = {**env, "MLFLOW_TRACKING_URI": server.tracking_uri}
-            explicit = child("explicit", args.rows, tracked_env)
-            autolog = child("autolog", args.rows, tracked_env)
+            explicit = best_of(args.repeats, "explicit", args.rows, tracked_env)
+            autolog = best_of(args.repeats, "autolog", args.rows, tracked_env)
     body = "\n\n".join([
         "Same 1,000,000 synthetic rows (seed 42; split 80/10/10), 2 epochs, the demo's architecture, balanced class "
         "weights; metrics on the 100,000-row test split. Training wall time covers scaling or the Normalization "
         "layer's adaptation, building and fitting (TensorFlow start-up and tracing included); each configuration "
-        "runs in its own process, one after the other. The machine is shared with other engineers' jobs: the load "
-        "average is recorded with each run, and absolute times move with it (ratios measured in one run).",
+        "runs in its own process, one after the other, `--repeats` times (the demo's too), and the fastest run counts. "
+        "The machine is shared with other "
+        "engineers' jobs: the load average is recorded with each run, and absolute times move with it.",
         "### The demo's configuration against ours", comparison_table(demo, ours),
         "### Training time against rows (ours)", scaling_table(scaling),
         "### What tracking costs (1M rows, real MLflow server with artifacts proxied to S3)",
+        "Wall times of separate processes move with the machine's load; the direct measure of what our tracking "
+        "costs inside the fit is the time spent in its calls (one `log_metrics` request per epoch).",
         tracking_table(ours, explicit, autolog),
         f"Benchmark wall time: {(time.perf_counter() - started) / 60:.1f} min. Rerun: "
         "`.venv/bin/python bench/train_speed.py`.",
