@@ -43,13 +43,10 @@ teardown: setup ## stop the local demo and remove its state
 browser: ## Debian's Chromium for the browser tests (Playwright's own download is not reachable)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# Not yet gating (work in progress, see the issue notes): the cluster suite (real kube-apiserver + molecule,
-# issues 5 and 6: `make test-cluster`) and the whole-repo lint (the OpenShift roles are not lint-clean yet:
-# `make lint`). Both join `make test` once green.
-test: setup browser ## run every test (unit, component, end to end, browser)
-	$(BIN)/python -m pytest tests --ignore=tests/cluster --ignore=tests/lint
+test: setup browser cluster-bins ## run every test (unit, components, end to end, browser, hardening, lint, cluster + molecule)
+	$(BIN)/python -m pytest tests
 
-test-cluster: setup cluster-bins ## the real-kube-apiserver and molecule suite (work in progress)
+test-cluster: setup cluster-bins ## only the real-kube-apiserver and molecule suite
 	$(BIN)/python -m pytest tests/cluster
 
 cluster-bins: ## build kube-apiserver, kube-controller-manager, etcd for the cluster tests (cached; ~30 min cold)
