@@ -42,8 +42,8 @@ def program_name(cmdline: list[str]) -> str:
     """What a supervised process is: the module of ``python -m X``, else its executable's or script's name."""
     if "-m" in cmdline[:-1]:
         return cmdline[cmdline.index("-m") + 1]
-    scripts = [Path(arg).name for arg in cmdline[:2] if not arg.startswith("-")]
-    return scripts[-1] if scripts else "?"
+    names = [Path(arg).name for arg in cmdline[:2]]
+    return names[1] if len(names) > 1 and names[0].startswith("python") else (names or ["?"])[0]
 
 
 def demo_rss(state_dir: Path) -> tuple[float, list[tuple[str, float]]]:

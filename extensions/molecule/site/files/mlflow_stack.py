@@ -6,7 +6,13 @@ asks this server instead (model_artifact_tracking_uri). It starts SeaweedFS S3 a
 registers it as version 1 of the demo's model and points the alias `champion` at it. It writes what it
 registered to --info-file (JSON: experiment_id, run_id, model_id, version), then the server's URL to --url-file,
 and stops both servers when --watch (the control plane's pidfile) disappears or on SIGTERM, so the scenario's
-destroy stops it too. Logs: <workdir>/s3/weed.log and <workdir>/mlflow/mlflow-server.log.
+destroy stops it too.
+
+Without --serve it starts itself with --serve in the background and returns once the URL is written (exit 0) or
+the background process ended (exit 1, with the end of its log), as `python -m tests.cluster up` does. SeaweedFS
+runs in a short temporary folder (its unix sockets need a path under 108 bytes; molecule's ephemeral folder
+under pytest's tmp_path is longer). Logs: <workdir>/stack.log, <workdir>/weed.log (copied when it stops) and
+<workdir>/mlflow/mlflow-server.log.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,11 +33,13 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.mlflow_server import run_mlflow_server  # noqa: E402 (needs the path above)
 from tests.support.onnx_models import logistic_model  # noqa: E402
+from tests.support.processes import log_tail  # noqa: E402
 from tests.support.s3 import run_s3_server  # noqa: E402
 
 MODEL = "DNN-credit-card-fraud"
 ALIAS = "champion"
 EXPERIMENT = "credit-card-fraud"
+START_TIMEOUT_S = 300.0
 
 
 def register(tracking_uri: str) -> dict[str, str]:
@@ -55,17 +66,13 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, required=True, help="data and logs of both servers")
-    parser.add_argument("--url-file", type=Path, required=True)
-    parser.add_argument("--info-file", type=Path, required=True)
-    parser.add_argument("--watch", type=Path, required=True, help="stop when this file is gone")
-    args = parser.parse_args()
+def serve(args: argparse.Namespace) -> None:
+    """Run both servers, register the model, write the info and URL files, stop when the watched file goes."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the context managers below stop both servers
+    s3_dir = Path(tempfile.mkdtemp(prefix="fraud-demo-s3-"))
     try:
         with (
-            run_s3_server(args.workdir / "s3", bucket="mlflow-server") as s3,
+            run_s3_server(s3_dir, bucket="mlflow-server") as s3,
             run_mlflow_server(s3, args.workdir / "mlflow") as server,
         ):
             write_atomically(args.info_file, json.dumps(register(server.tracking_uri)))
@@ -74,6 +81,48 @@ def main() -> None:
                 time.sleep(1)
     finally:
         args.url_file.unlink(missing_ok=True)
+        if (s3_dir / "weed.log").exists():
+            shutil.copyfile(s3_dir / "weed.log", args.workdir / "weed.log")
+        shutil.rmtree(s3_dir, ignore_errors=True)
+
+
+def start(args: argparse.Namespace) -> int:
+    """Start ``serve`` in the background; return 0 once its URL file exists, 1 (with its log's end) if it ends."""
+    log_file = args.workdir / "stack.log"
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve"]
+    for name in ("workdir", "url_file", "info_file", "watch"):
+        command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own script)
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if args.url_file.exists():
+            print(args.url_file.read_text(encoding="utf-8").strip())
+            return 0
+        if process.poll() is not None:
+            print(f"the MLflow stack exited with status {process.returncode}; end of {log_file}:\n{log_tail(log_file)}")
+            return 1
+        time.sleep(0.5)
+    process.terminate()
+    print(f"the MLflow stack was not ready within {START_TIMEOUT_S:.0f} s; end of {log_file}:\n{log_tail(log_file)}")
+    return 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, required=True, help="logs and MLflow's database")
+    parser.add_argument("--url-file", type=Path, required=True)
+    parser.add_argument("--info-file", type=Path, required=True)
+    parser.add_argument("--watch", type=Path, required=True, help="stop when this file is gone")
+    parser.add_argument("--serve", action="store_true", help="run in the foreground (what the background runs)")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.serve:
+        serve(args)
+    else:
+        sys.exit(start(args))
 
 
 if __name__ == "__main__":
