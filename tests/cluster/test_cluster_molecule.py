@@ -42,9 +42,10 @@ def test_molecule_scenarios(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             # 14 scenarios, about 2,300 tasks (most kubernetes.core ones at ~1.4 s: the kubernetes client's import
-            # alone is 0.7 s). Measured on 2 shared cores: about 19.5 min with pipelining and image_build's single
-            # context lookup, so 20 min had no margin; --workers > 1 needs molecule's collection mode (a galaxy.yml
-            # at the root) and hides ansible's output, so the scenarios stay sequential.
+            # alone is 0.7 s). Measured on 2 shared cores (load 2-3), with pipelining and image_build's single
+            # context lookup: 21.6 min, so 20 min could not hold; 30 min leaves about 40 % margin. --workers > 1
+            # needs molecule's collection mode (a galaxy.yml at the root) and hides ansible's output (the
+            # "real_cluster skipped" check below), so the scenarios stay sequential.
             timeout=30 * 60,
             check=False,
         )
