@@ -23,12 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+from support.playbook import RECAP, REPO
+from support.playbook import processes_under as playbook_processes_under
 
-REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-RECAP = re.compile(r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 ERROR = re.compile(r"^\[ERROR\]: (.*?)(?=^Origin:|^fatal:|^failed:|\Z)", re.M | re.S)
 NO_CLUSTER = "cluster API cannot be reached"
 
@@ -121,15 +120,8 @@ def first_error(output: str) -> str:
 
 
 def processes_under(path: Path) -> list[str]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
-        except psutil.Error:
-            continue
-        if str(path) in cmdline and "ansible-playbook" not in cmdline:
-            found.append(cmdline)
-    return found
+    """Processes that mention ``path``, other than the playbook runs themselves."""
+    return [cmdline for cmdline in playbook_processes_under(path) if "ansible-playbook" not in cmdline]
 
 
 def assert_rejected(tmp_path: Path, inventory: str, extra: dict[str, Any], variable: str) -> None:
