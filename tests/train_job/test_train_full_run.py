@@ -305,6 +305,7 @@ def test_sigterm_marks_the_run_failed(first_run: dict, names: dict[str, str], cl
     """SIGTERM during training exits with status 143, the run FAILED, no new version, the handler restored."""
     before = versions_of(client, names["model"])
     caplog.set_level(logging.INFO, logger="train_job.training")  # the epoch line must reach the handler
+    sigterm_handler_before = signal.getsignal(signal.SIGTERM)  # whatever the test process had (not always SIG_DFL)
     handler = SigtermAtFirstEpoch()
     logging.getLogger("train_job.training").addHandler(handler)
     try:
@@ -316,7 +317,7 @@ def test_sigterm_marks_the_run_failed(first_run: dict, names: dict[str, str], cl
     latest = runs_of(client, names["experiment"])[0]
     assert latest.info.status == "FAILED" and latest.data.params["epochs"] == "50"
     assert versions_of(client, names["model"]) == before
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == sigterm_handler_before
 
 
 @pytest.fixture
