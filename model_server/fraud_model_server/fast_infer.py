@@ -4,16 +4,17 @@ Profiling MLServer's REST path for one single-row request showed most of its tim
 dependency solving, pydantic validation of the request and the response, the data plane's metrics and
 middlewares. This ASGI layer parses the JSON with orjson, decodes and checks the tensors with the runtime's own
 `decode` (so the rules are the same), runs the session and writes the response with orjson, numpy arrays
-included. It also reads the KServe V2 binary tensor data extension (an ``Inference-Header-Content-Length``
-header; inputs with ``parameters.binary_data_size`` carry their values as raw little-endian bytes after the JSON
-header), which MLServer's REST app does not, so a 1,000-row batch is not parsed from text at all; the answer stays
-JSON. For plain JSON requests, anything this layer does not fully understand, and every request that fails a check, goes on unchanged to
-MLServer's app, which answers it as before (the same 4xx and message): errors are rare and their cost does not
-matter, while a successful inference never pays for the framework.
+included. It also speaks the KServe V2 binary tensor data extension, which MLServer's REST app does not: inputs
+with ``parameters.binary_data_size`` carry their values as raw little-endian bytes after a JSON header (whose
+length the ``Inference-Header-Content-Length`` header gives), and outputs asked for with ``binary_data`` (or the
+request's ``binary_data_output``) come back the same way, so a 1,000-row batch is neither parsed from nor written as
+text. For plain JSON requests, anything this layer does not fully understand, and every request that fails a
+check, goes on unchanged to MLServer's app, which answers it as before (the same 4xx and message): errors are rare
+and their cost does not matter, while a successful inference never pays for the framework.
 """
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -33,6 +34,13 @@ _OUTPUT_KEYS = frozenset({"name", "parameters"})
 _ORJSON_ARRAYS = frozenset({"f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"})
 
 
+class Output(NamedTuple):
+    """A requested output: its name (None: every output) and whether it comes back as binary data."""
+
+    name: str | None
+    binary: bool
+
+
 def _parameters_ok(item: dict[str, Any]) -> bool:
     """Parameters are optional and, when given, an object (their content does not change the answer)."""
     return isinstance(item.get("parameters", {}), dict)
@@ -48,8 +56,13 @@ def _shape_ok(shape: Any) -> bool:
     return isinstance(shape, list) and all(type(dim) is int for dim in shape)
 
 
-def _plain_request(request: Any) -> tuple[str | None, list[tuple[str, str, list[int], Any]], list[str]] | None:
-    """(id, input tensors, requested output names) of a request in the V2 JSON form, else None."""
+def _binary_flag(item: dict[str, Any], key: str) -> bool:
+    """A binary-extension switch in ``parameters``: only a JSON ``true`` turns it on."""
+    return item.get("parameters", {}).get(key) is True
+
+
+def _plain_request(request: Any) -> tuple[str | None, list[tuple[str, str, list[int], Any]], list[Output]] | None:
+    """(id, input tensors, requested outputs) of a request in the V2 JSON form, else None."""
     if not isinstance(request, dict) or not request.keys() <= _REQUEST_KEYS or not _parameters_ok(request):
         return None
     request_id, inputs, outputs = request.get("id"), request.get("inputs"), request.get("outputs") or []
@@ -65,14 +78,15 @@ def _plain_request(request: Any) -> tuple[str | None, list[tuple[str, str, list[
         tensors.append((name, datatype, shape, item["data"]))
     if not isinstance(outputs, list):
         return None
-    names = []
+    all_binary = _binary_flag(request, "binary_data_output")
+    requested = []
     for item in outputs:
         if not (isinstance(item, dict) and item.keys() <= _OUTPUT_KEYS and _parameters_ok(item)):
             return None
         if not isinstance(item.get("name"), str):
             return None
-        names.append(item["name"])
-    return request_id, tensors, names
+        requested.append(Output(item["name"], all_binary or _binary_flag(item, "binary_data")))
+    return request_id, tensors, requested or ([Output(None, True)] if all_binary else [])
 
 
 def attach_binary(request: Any, binary: bytes) -> None:
@@ -117,12 +131,11 @@ class FastInfer:
         self._path = f"/v2/models/{model.name}/infer"
         # The CloudEvents headers MLServer's data plane adds to every answer (ce-id comes per request).
         headers = CloudEventsMiddleware(settings)._get_headers(CloudEventsTypes.Response, model.settings, None)
-        self._headers = [(b"content-type", b"application/json")] + [
-            (key.lower().encode(), value.encode()) for key, value in headers.items()
-        ]
+        self._headers = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
 
-    def answer(self, request: Any) -> tuple[str, bytes] | None:
-        """(id, response body) for a parsed request, None when it is not in the plain V2 form.
+    def answer(self, request: Any) -> tuple[str, bytes, int | None] | None:
+        """(id, response body, length of its JSON header when binary data follows) for a parsed request, None
+        when it is not in the plain V2 form.
 
         Raises InferenceError when the model's checks reject it.
         """
@@ -131,25 +144,36 @@ class FastInfer:
             return None
         request_id, tensors, requested = plain
         feeds = self._model.decode(tensors)
-        names = self._model.output_names(requested)
+        every_binary = requested == [Output(None, True)]
+        names = self._model.output_names([] if every_binary else [output.name for output in requested])
+        binary = set(names) if every_binary else {output.name for output in requested if output.binary}
         results = self._model.run(names, feeds)
         specs = self._model.output_specs
-        outputs = [
-            {"name": name, "shape": list(result.shape), "datatype": specs[name].datatype, "data": _json_data(result)}
-            for name, result in zip(names, results, strict=True)
-        ]
+        outputs, blobs = [], []
+        for name, result in zip(names, results, strict=True):
+            output = {"name": name, "shape": list(result.shape), "datatype": specs[name].datatype}
+            if name in binary:
+                blob = np.ascontiguousarray(result, dtype=result.dtype.newbyteorder("<")).tobytes()
+                output["parameters"] = {"binary_data_size": len(blob)}
+                blobs.append(blob)
+            else:
+                output["data"] = _json_data(result)
+            outputs.append(output)
         request_id = request_id if request_id is not None else str(uuid.uuid4())
         response = {"model_name": self._model.name, "id": request_id, "parameters": {}, "outputs": outputs}
-        return request_id, orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
+        header = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
+        if not blobs:
+            return request_id, header, None
+        return request_id, b"".join([header, *blobs]), len(header)
 
-    def _answer_json(self, body: bytes) -> tuple[str, bytes] | None:
+    def _answer_json(self, body: bytes) -> tuple[str, bytes, int | None] | None:
         """Answer a JSON request, None to leave it (and any error message) to MLServer."""
         try:
             return self.answer(orjson.loads(body))
         except (orjson.JSONDecodeError, InferenceError):
             return None
 
-    def _answer_binary(self, body: bytes, header_length: bytes) -> tuple[str, bytes] | bytes:
+    def _answer_binary(self, body: bytes, header_length: bytes) -> tuple[str, bytes, int | None] | bytes:
         """Answer a request with binary tensor data; on failure the body of a 400 (MLServer cannot read these)."""
         try:
             if not header_length.strip().isdigit() or int(header_length) > len(body):
@@ -192,9 +216,14 @@ class FastInfer:
         if isinstance(answered, bytes):
             await _send(send, 400, [(b"content-type", b"application/json")], answered)
             return
-        request_id, response = answered
+        request_id, response, json_length = answered
         event_id = request_id.encode()
-        await _send(send, 200, [*self._headers, (b"ce-id", event_id), (b"ce-requestid", event_id)], response)
+        headers = [*self._headers, (b"ce-id", event_id), (b"ce-requestid", event_id)]
+        if json_length is None:
+            headers.append((b"content-type", b"application/json"))
+        else:  # the JSON header, then the binary outputs
+            headers += [(b"content-type", b"application/octet-stream"), (BINARY_HEADER, str(json_length).encode())]
+        await _send(send, 200, headers, response)
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -115,6 +115,7 @@ async def serve(options: ServeOptions) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        proxy_headers=False,  # bound to loopback, nothing reads the client address: no X-Forwarded-* parsing
     )
     rest = _RestServer(config)
     grpc = GRPCServer(settings, data_plane, handlers) if options.grpc_port else None

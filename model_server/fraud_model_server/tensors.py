@@ -83,14 +83,16 @@ def decode_tensor(spec: TensorSpec, datatype: str, shape: list[int], data: Any) 
     expected_size = math.prod(shape)
     if raw.size != expected_size:
         raise InferenceError(f"input {spec.name!r}: shape {shape} needs {expected_size} values, data has {raw.size}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        values = raw.reshape(shape).astype(spec.dtype, copy=False)
+    values = raw.reshape(shape)
+    if raw.dtype != spec.dtype:  # JSON numbers, cast; binary data already has the model's type
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = values.astype(spec.dtype)
+        if values.dtype.kind in "iu" and not np.array_equal(values, raw.reshape(shape)):
+            raise InferenceError(f"input {spec.name!r}: values out of {spec.datatype} range")
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         raise InferenceError(
             f"input {spec.name!r}: data contains NaN or infinity (or values out of {spec.datatype} range)"
         )
-    if values.dtype.kind in "iu" and not np.array_equal(values, raw.reshape(shape)):
-        raise InferenceError(f"input {spec.name!r}: values out of {spec.datatype} range")
     return values
 
 

@@ -1,5 +1,5 @@
 """The inference hot path (fast_infer) answers exactly as MLServer's REST path would, and reads the V2 binary
-tensor data extension; whatever it does not take is answered by MLServer as before."""
+tensor data extension (binary inputs, and binary outputs when asked); whatever it does not take is answered by MLServer as before."""
 
 import json
 
@@ -12,11 +12,11 @@ from support.onnx_models import INPUT_NAME, NORMAL_TRANSACTION, OUTPUT_NAME, exp
 ROWS = np.random.default_rng(11).uniform(0, 20, size=(1000, 7)).astype(np.float32)
 
 
-def binary_request(rows: np.ndarray, **parameters: object) -> tuple[bytes, dict[str, str]]:
-    """A V2 binary-extension request: JSON header, then the rows as little-endian FP32 bytes."""
+def binary_request(rows: np.ndarray, **request_fields: object) -> tuple[bytes, dict[str, str]]:
+    """A V2 binary-extension request: JSON header (plus ``request_fields``), then the rows as little-endian FP32."""
     raw = rows.astype("<f4").tobytes()
     header = json.dumps({"inputs": [{"name": INPUT_NAME, "shape": list(rows.shape), "datatype": "FP32",
-                                     "parameters": {"binary_data_size": len(raw), **parameters}}]}).encode()
+                                     "parameters": {"binary_data_size": len(raw)}}], **request_fields}).encode()
     return header + raw, {"Inference-Header-Content-Length": str(len(header)),
                           "Content-Type": "application/octet-stream"}
 
@@ -46,6 +46,45 @@ def test_binary_batch_matches_the_json_answer(v2_model_server: V2ModelServer) ->
     output = response.json()["outputs"][0]
     assert output["name"] == OUTPUT_NAME and output["shape"] == [1000, 1]
     np.testing.assert_allclose(np.array(output["data"]).reshape(1000, 1), expected_probabilities(ROWS), atol=1e-6)
+
+
+def binary_answer(response: requests.Response) -> tuple[dict[str, object], bytes]:
+    """(JSON header, binary data after it) of an answer in the binary tensor form."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/octet-stream"
+    length = int(response.headers["inference-header-content-length"])
+    return json.loads(response.content[:length]), response.content[length:]
+
+
+@pytest.mark.parametrize(
+    "request_fields",
+    [{"parameters": {"binary_data_output": True}},
+     {"outputs": [{"name": OUTPUT_NAME, "parameters": {"binary_data": True}}]}],
+    ids=["binary_data_output", "output binary_data"],
+)
+def test_binary_outputs_when_asked(v2_model_server: V2ModelServer, request_fields: dict[str, object]) -> None:
+    body, headers = binary_request(ROWS, id="bin", **request_fields)
+    header, data = binary_answer(requests.post(v2_model_server.infer_url, data=body, headers=headers, timeout=10))
+    assert header["id"] == "bin" and header["model_name"] == v2_model_server.model_name
+    assert header["outputs"] == [{"name": OUTPUT_NAME, "shape": [1000, 1], "datatype": "FP32",
+                                  "parameters": {"binary_data_size": 4000}}]
+    np.testing.assert_allclose(np.frombuffer(data, dtype="<f4").reshape(1000, 1), expected_probabilities(ROWS),
+                               atol=1e-6)
+
+
+def test_a_json_request_can_ask_for_binary_outputs_and_false_means_json(v2_model_server: V2ModelServer) -> None:
+    rows = ROWS[:3]
+    request = {"inputs": [{"name": INPUT_NAME, "shape": [3, 7], "datatype": "FP32", "data": rows.ravel().tolist()}],
+               "outputs": [{"name": OUTPUT_NAME, "parameters": {"binary_data": True}}]}
+    header, data = binary_answer(requests.post(v2_model_server.infer_url, json=request, timeout=10))
+    assert header["outputs"][0]["parameters"] == {"binary_data_size": 12} and "data" not in header["outputs"][0]
+    np.testing.assert_allclose(np.frombuffer(data, dtype="<f4").reshape(3, 1), expected_probabilities(rows), atol=1e-6)
+    request["outputs"][0]["parameters"]["binary_data"] = False
+    answer = requests.post(v2_model_server.infer_url, json=request, timeout=10)
+    assert answer.headers["content-type"] == "application/json"
+    assert "inference-header-content-length" not in answer.headers
+    np.testing.assert_allclose(np.array(answer.json()["outputs"][0]["data"]).reshape(3, 1),
+                               expected_probabilities(rows), atol=1e-6)
 
 
 @pytest.mark.parametrize(
