@@ -1,0 +1,64 @@
+"""supervisord's XML-RPC interface over its unix socket, with the standard library only."""
+
+import http.client
+import socket
+import xmlrpc.client
+
+# supervisor.xmlrpc.Faults codes this collection acts on.
+UNKNOWN_METHOD = 1
+BAD_NAME = 10
+NOT_RUNNING = 70
+ALREADY_STARTED = 60
+ALREADY_ADDED = 90
+STILL_RUNNING = 91
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to a unix socket."""
+
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    """An XML-RPC transport whose connections go to a unix socket."""
+
+    def __init__(self, path, timeout):
+        super().__init__()
+        self._path = path
+        self._timeout = timeout
+
+    def make_connection(self, host):
+        return _UnixHTTPConnection(self._path, self._timeout)
+
+
+def supervisor_proxy(socket_path, timeout=30):
+    """The ``supervisor`` namespace of the supervisord listening on ``socket_path``."""
+    proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=_UnixTransport(socket_path, timeout))
+    return proxy.supervisor
+
+
+def process_state(supervisor, name):
+    """The program's state name (RUNNING, STOPPED, FATAL, ...), or None when supervisord does not know it."""
+    try:
+        return supervisor.getProcessInfo(name)["statename"]
+    except xmlrpc.client.Fault as fault:
+        if fault.faultCode == BAD_NAME:
+            return None
+        raise
+
+
+def ignoring(supervisor_call, *codes):
+    """Call ``supervisor_call()``; a Fault with one of ``codes`` is the wanted state already, so return None."""
+    try:
+        return supervisor_call()
+    except xmlrpc.client.Fault as fault:
+        if fault.faultCode in codes:
+            return None
+        raise
