@@ -41,12 +41,13 @@ def test_molecule_scenarios(tmp_path: Path) -> None:
             env=env,
             capture_output=True,
             text=True,
-            # 14 scenarios, about 2,300 tasks (most kubernetes.core ones at ~1.4 s: the kubernetes client's import
+            # 15 scenarios, about 3,000 tasks (most kubernetes.core ones at ~1.4 s: the kubernetes client's import
             # alone is 0.7 s). Measured on 2 shared cores (load 2-3), with pipelining and image_build's single
-            # context lookup: 21.6 min, so 20 min could not hold; 30 min leaves about 40 % margin. --workers > 1
-            # needs molecule's collection mode (a galaxy.yml at the root) and hides ansible's output (the
-            # "real_cluster skipped" check below), so the scenarios stay sequential.
-            timeout=30 * 60,
+            # context lookup: 21.6 min for the first 14; site_rhoai3 alone took 6.1 min on the same machine, so
+            # about 28 min: 40 min leaves about 40 % margin. --workers > 1 needs molecule's collection mode (a
+            # galaxy.yml at the root) and hides ansible's output (the "real_cluster skipped" check below), so the
+            # scenarios stay sequential.
+            timeout=40 * 60,
             check=False,
         )
     finally:  # a scenario cut short leaves its control plane running: stop it
