@@ -5,6 +5,7 @@ import ipaddress
 import logging
 import os
 import re
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .storage import (
     resolve_location,
     s3_client,
 )
+from .workers import BIND_FAILURE, listening_sockets, run_workers
 
 PROG = "python -m fraud_model_server"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -152,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="onnxruntime intra-op threads (default: %(default)s)",
     )
     parser.add_argument(
+        "--workers",
+        type=_bounded_int(1, 32),
+        default=1,
+        help="server processes sharing the REST port, each with the model loaded (about 160 MiB each); more than "
+        "one helps batch-heavy loads on several cores (default: %(default)s)",
+    )
+    parser.add_argument(
         "--max-request-bytes",
         type=_bounded_int(1024, 1 << 30),
         default=DEFAULT_MAX_REQUEST_BYTES,
@@ -184,11 +193,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", error)
         return 1
     logger.info("fetched %s from %s", location.uri, connection.endpoint)
-    return _serve(args, model_file)
+    if args.workers == 1:
+        return _serve(args, model_file)
+    try:
+        sockets = listening_sockets(args.host, args.http_port, args.workers)
+    except OSError as error:
+        logger.error("cannot bind %s:%d: %s", args.host, args.http_port, error)
+        return BIND_FAILURE
+    return run_workers(sockets, lambda sock: _serve(args, model_file, sock))
 
 
-def _serve(args: argparse.Namespace, model_file: Path) -> int:
-    """Serve ``model_file`` until SIGTERM/SIGINT; 1 when it cannot be loaded."""
+def _serve(args: argparse.Namespace, model_file: Path, sock: socket.socket | None = None) -> int:
+    """Serve ``model_file`` (on ``sock`` when given) until SIGTERM/SIGINT; 1 when it cannot be loaded."""
     import uvloop  # the serving stack is imported only now: --help, bad options and fetch errors stay fast
 
     from .server import ModelLoadError, ServeOptions, serve
@@ -204,7 +220,7 @@ def _serve(args: argparse.Namespace, model_file: Path) -> int:
         workdir=args.workdir,
     )
     try:
-        uvloop.run(serve(options))
+        uvloop.run(serve(options, sock))
     except ModelLoadError as error:
         logger.error("%s", error)
         return 1

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,12 @@ class _RestServer(uvicorn.Server):
         yield
 
 
-async def serve(options: ServeOptions) -> None:
-    """Load the model, then serve V2 REST (and gRPC when a port is given) until SIGTERM or SIGINT."""
+async def serve(options: ServeOptions, sock: socket.socket | None = None) -> None:
+    """Load the model, then serve V2 REST (and gRPC when a port is given) until SIGTERM or SIGINT.
+
+    ``sock``: an already listening REST socket (shared by worker processes); else one is bound to the options'
+    host and port.
+    """
     settings = mlserver_settings(options)
     registry = MultiModelRegistry()
     data_plane = DataPlane(settings=settings, model_registry=registry)
@@ -134,7 +139,7 @@ async def serve(options: ServeOptions) -> None:
         f" and grpc://{options.host}:{options.grpc_port}" if grpc else "",
     )
     try:
-        await rest.serve()
+        await rest.serve(sockets=[sock] if sock is not None else None)
     finally:
         if grpc and grpc_task:
             if not grpc_task.done():

@@ -1,5 +1,9 @@
 """`make test` covers molecule: every scenario under extensions/molecule runs its full test sequence
-(create -> converge -> idempotence -> verify -> destroy) against the test control plane."""
+(create -> converge -> idempotence -> verify -> destroy) against its own test control plane.
+
+The scenarios are independent (each starts its control plane on free ports, its ephemeral directory under its own
+ANSIBLE_HOME), so they run a few at a time, longest first: on 2 cores, two at once keep both busy while one waits
+for the API server or the simulator. Each scenario is one test, so a failure names its scenario."""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,42 +24,77 @@ pytestmark = [pytest.mark.cluster, pytest.mark.molecule]
 
 REPO = Path(__file__).resolve().parents[2]
 MOLECULE_DIR = REPO / "extensions" / "molecule"
+SCENARIOS = sorted(path.parent.name for path in MOLECULE_DIR.glob("*/molecule.yml"))
+# The whole-site scenarios take about 6 min each, the others 1-2 min: starting them first balances the workers.
+LONGEST_FIRST = sorted(SCENARIOS, key=lambda name: (not name.startswith("site"), name))
+WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_WORKERS", "2"))
+# One scenario, measured alone on 2 shared cores: at most about 6 min (site, site_rhoai3); twice that when it
+# shares the cores, plus margin.
+SCENARIO_TIMEOUT_S = 20 * 60
 
 
-def test_molecule_scenarios(tmp_path: Path) -> None:
-    binaries.find()  # a clear error when nothing is built yet
-    molecule = shutil.which("molecule", path=str(Path(sys.executable).parent))
-    assert molecule, "molecule is not installed next to this Python (make setup)"
+@dataclass(frozen=True)
+class Outcome:
+    """One scenario's `molecule test`: exit status, output, wall time."""
+
+    returncode: int
+    output: str
+    seconds: float
+
+
+def _run_scenario(molecule: str, scenario: str, home: Path) -> Outcome:
+    """`molecule test -s <scenario>` with a private ANSIBLE_HOME; stops a control plane a cut-short run left."""
     env = {
         **os.environ,
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),  # ansible-* tools
         "MOLECULE_GLOB": "extensions/molecule/*/molecule.yml",
-        # molecule keeps each scenario's ephemeral directory (kubeconfig, pidfile) under ANSIBLE_HOME:
-        # a private one keeps this run apart from anybody's molecule run in the same checkout
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        # molecule keeps the scenario's ephemeral directory (kubeconfig, pidfile) under ANSIBLE_HOME: a private one
+        # keeps this run apart from the other scenarios and from anybody's molecule run in the same checkout
+        "ANSIBLE_HOME": str(home),
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
         "NO_COLOR": "1",
     }
+    started = time.monotonic()
     try:
-        result = subprocess.run(
-            [molecule, "-c", str(MOLECULE_DIR / "config.yml"), "test", "--all"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            # 15 scenarios, about 3,000 tasks (most kubernetes.core ones at ~1.4 s: the kubernetes client's import
-            # alone is 0.7 s). Measured on 2 shared cores (load 2-3), with pipelining and image_build's single
-            # context lookup: 21.6 min for the first 14; site_rhoai3 alone took 6.1 min on the same machine, so
-            # about 28 min: 40 min leaves about 40 % margin. --workers > 1 needs molecule's collection mode (a
-            # galaxy.yml at the root) and hides ansible's output (the "real_cluster skipped" check below), so the
-            # scenarios stay sequential.
-            timeout=40 * 60,
-            check=False,
+        completed = subprocess.run(
+            [molecule, "-c", str(MOLECULE_DIR / "config.yml"), "test", "-s", scenario],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S, check=False,
         )
-    finally:  # a scenario cut short leaves its control plane running: stop it
-        for pidfile in (tmp_path / "ansible-home").glob("**/control-plane.pid"):
-            subprocess.run([sys.executable, "-m", "tests.cluster", "down", "--pidfile", str(pidfile)], cwd=REPO, check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-8000:]
-    assert "real_cluster skipped" in output or os.environ.get("FRAUD_DEMO_REAL_CLUSTER") == "1"
+        outcome = Outcome(completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started)
+    except subprocess.TimeoutExpired as expired:
+        partial = (expired.stdout or b"") + (expired.stderr or b"")
+        text = partial.decode(errors="replace") if isinstance(partial, bytes) else partial
+        outcome = Outcome(-1, f"{text}\n(timed out after {SCENARIO_TIMEOUT_S} s)", time.monotonic() - started)
+    finally:
+        for pidfile in home.glob("**/control-plane.pid"):
+            subprocess.run([sys.executable, "-m", "tests.cluster", "down", "--pidfile", str(pidfile)], cwd=REPO,
+                           check=False)
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    """Every scenario, WORKERS at a time, longest first."""
+    binaries.find()  # a clear error when nothing is built yet
+    molecule = shutil.which("molecule", path=str(Path(sys.executable).parent))
+    assert molecule, "molecule is not installed next to this Python (make setup)"
+    base = tmp_path_factory.mktemp("molecule")
+    with ThreadPoolExecutor(max(WORKERS, 1)) as pool:
+        futures = {name: pool.submit(_run_scenario, molecule, name, base / name) for name in LONGEST_FIRST}
+        results = {name: future.result() for name, future in futures.items()}
+    summary = ", ".join(f"{name} {outcome.seconds:.0f} s" for name, outcome in results.items())
+    print(f"molecule scenarios ({WORKERS} at a time): {summary}")
+    return results
+
+
+def test_every_scenario_is_found() -> None:
+    assert {"site", "site_rhoai3", "real_cluster", "model_serving"} <= set(SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_molecule_scenario(outcomes: dict[str, Outcome], scenario: str) -> None:
+    outcome = outcomes[scenario]
+    assert outcome.returncode == 0, f"{scenario} failed after {outcome.seconds:.0f} s:\n{outcome.output[-8000:]}"
+    if scenario == "real_cluster" and os.environ.get("FRAUD_DEMO_REAL_CLUSTER") != "1":
+        assert "real_cluster skipped" in outcome.output, outcome.output[-3000:]

@@ -58,6 +58,7 @@ LOCAL: dict[str, tuple[dict[str, Any], str]] = {
     # negative, zero and out-of-range numbers
     "negative-rows": ({"training_rows": -5}, "training_rows"),
     "zero-epochs": ({"training_epochs": 0}, "training_epochs"),
+    "zero-workers": ({"model_serving_local_workers": 0}, "model_serving_local_workers"),
     "negative-learning-rate": ({"training_learning_rate": -0.1}, "training_learning_rate"),
     "threshold-above-one": ({"fraud_app_threshold": 1.5}, "fraud_app_threshold"),
     "port-out-of-range": ({"model_serving_local_port": 70000}, "model_serving_local_port"),

@@ -106,6 +106,7 @@ BAD_OPTIONS = {
     "no bucket for a relative path": ([], {"AWS_S3_BUCKET": ""}, "AWS_S3_BUCKET is not set"),
     "missing CA bundle": (["--ca-bundle", "/nonexistent/ca.pem"], {}, "'/nonexistent/ca.pem' is not a readable file"),
     "zero threads": (["--onnx-threads", "0"], {}, "from 1 to 64"),
+    "zero workers": (["--workers", "0"], {}, "from 1 to 32"),
 }
 
 
