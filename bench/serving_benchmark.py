@@ -10,8 +10,8 @@ Usage: .venv/bin/python bench/serving_benchmark.py [--seconds 10] [--requests 40
    An ASGI app that answers a fixed body on the same HTTP stack gives the transport's own cost (the HTTP floor).
 3. Load comes from a separate process (tests/support/http_load.py, keep-alive clients on 127.0.0.1), bounded by
    --requests and --seconds per scenario: single-row requests at 1, 4 and 16 clients, 1,000-row batches at 1, 8
-   and 16 clients (JSON, and for our server also the V2 binary tensor extension, in and out). The app's client (fraud_app.client)
-   runs single rows at 1 client against our server, to compare with the raw endpoint.
+   and 16 clients (JSON, and for our server also the V2 binary tensor extension, in and out). The app's client
+   (fraud_app.client) runs single rows at 1 client against our server, to compare with the raw endpoint.
 4. Reports p50/p99, requests/s, rows/s, the ratios, each server's CPU per request and peak memory (whole process
    tree), and writes the "Model serving" section of docs/benchmarks.md.
 Targets (issue 7): single-row throughput >= 2.5x `mlflow models serve`, p99 < 2 ms at 1 client; 1,000-row
@@ -293,7 +293,8 @@ def report(ours: dict[str, Any], ours_workers: dict[str, Any], mlflow_: dict[str
         return f"{clients} client{'s' if clients > 1 else ''}"
 
     batch_kinds = (("batch", "JSON"), ("binary batch", "binary tensors in and out"))
-    servers = (("ours (V2, MLServer + fast path)", o), (f"ours, `--workers {WORKERS}`", w), ("`mlflow models serve`", m))
+    servers = (("ours (V2, MLServer + fast path)", o), (f"ours, `--workers {WORKERS}`", w),
+               ("`mlflow models serve`", m))
     for server, results in servers:
         for clients in CLIENTS:
             row(server, f"1 row, {plural(clients)}", results[f"row x{clients}"], 1)
@@ -337,8 +338,8 @@ def report(ours: dict[str, Any], ours_workers: dict[str, Any], mlflow_: dict[str
         + "; ".join(f"{form} " + " / ".join(f"{worker_ratios[(scenario, c)]:.2f}" for c in BATCH_CLIENTS)
                     for scenario, form in batch_kinds)
         + "; mlflow JSON " + " / ".join(f"{batch_ratio(m, 'batch', c):.2f}" for c in BATCH_CLIENTS)
-        + "; the HTTP floor alone " + " / ".join(f"{http_floor[f'x{c}']['requests_per_s'] * BATCH_ROWS / floor_rows:.2f}"
-                                                 for c in BATCH_CLIENTS)
+        + "; the HTTP floor alone "
+        + " / ".join(f"{http_floor[f'x{c}']['requests_per_s'] * BATCH_ROWS / floor_rows:.2f}" for c in BATCH_CLIENTS)
         + f". App client p50 over the raw endpoint's at 1 client: +{client['p50_ms'] - o['row x1']['p50_ms']:.2f} ms."
         f"\n\nPeak memory (whole process tree): ours {ours['peak_rss_mib']:.0f} MiB, with `--workers {WORKERS}` "
         f"{ours_workers['peak_rss_mib']:.0f} MiB, `mlflow models serve` "
@@ -347,7 +348,8 @@ def report(ours: dict[str, Any], ours_workers: dict[str, Any], mlflow_: dict[str
         f"| single-row throughput >= 2.5x `mlflow models serve` | {' / '.join(ratios)} at 1 / 4 / 16 clients | "
         f"{'yes' if all(float(r[:-1]) >= 2.5 for r in ratios) else 'no'} |\n"
         f"| p99 < 2 ms at 1 client | {p99_one:.2f} ms | {'yes' if p99_one < 2 else 'no'} |\n"
-        f"| 1,000-row batches >= 0.5x in-process rows/s | {best:.2f}x (best: {best_form}, {plural(best_kind[1])}, {best_config}) | "
+        f"| 1,000-row batches >= 0.5x in-process rows/s | {best:.2f}x (best: {best_form}, "
+        f"{plural(best_kind[1])}, {best_config}) | "
         f"{'yes' if best >= 0.5 else 'no'} |\n\n"
         f"Load: tests/support/http_load.py in its own process, keep-alive connections on 127.0.0.1, at most "
         f"{args.requests} single-row / {args.requests // 4} batch requests or {args.seconds:g} s per line, "
@@ -409,7 +411,8 @@ def main() -> None:
     """Set up, measure, write the section."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="time limit per scenario")
-    parser.add_argument("--requests", type=int, default=4000, help="single-row requests per scenario (batches: a quarter)")
+    parser.add_argument("--requests", type=int, default=4000,
+                        help="single-row requests per scenario (batches: a quarter)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "tests"))

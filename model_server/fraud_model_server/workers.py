@@ -3,8 +3,8 @@
 One Python process answers on one core; a batch-heavy load can use more. The parent binds every worker's socket
 before forking (so a taken port fails once, with exit status 3); the kernel spreads new connections across them
 (a single shared socket measured worse: the worker that accepted last keeps winning). The parent never imports the
-serving stack itself, and supervises: SIGTERM or SIGINT stops every worker; a worker that exits on its own stops the others too, so the
-whole server exits non-zero and its supervisor (supervisord, a kubelet) restarts it as one unit.
+serving stack itself, and supervises: SIGTERM or SIGINT stops every worker; a worker that exits on its own stops
+the others too, so the whole server exits non-zero and its supervisor (supervisord, a kubelet) restarts it as one unit.
 """
 
 import logging

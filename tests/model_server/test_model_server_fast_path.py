@@ -1,5 +1,6 @@
-"""The inference hot path (fast_infer) answers exactly as MLServer's REST path would, and reads the V2 binary
-tensor data extension (binary inputs, and binary outputs when asked); whatever it does not take is answered by MLServer as before."""
+"""The inference hot path (fast_infer) answers exactly as MLServer's REST path would, and speaks the V2 binary
+tensor data extension (binary inputs, and binary outputs when asked); whatever it does not take is answered by
+MLServer as before."""
 
 import json
 

@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import pytest
 import requests
-from support.model_server import model_is_ready, start_model_server, upload_model
+from support.model_server import run_model_server, start_model_server, upload_model
 from support.onnx_models import INPUT_NAME, NORMAL_TRANSACTION
 from support.ports import LOOPBACK
-from support.processes import listening_addresses, log_tail, stop_process_tree, wait_until_ready
+from support.processes import listening_addresses, log_tail, stop_process_tree
 from support.s3 import S3Server
 
 WORKERS = ("--workers", "2")
@@ -27,11 +28,9 @@ def _infer(url: str) -> int:
 def test_workers_share_the_port_and_stop_together_on_sigterm(
     s3_server: S3Server, v2_model_file: Path, tmp_path: Path
 ) -> None:
-    server = start_model_server(s3_server.env, upload_model(s3_server, v2_model_file), tmp_path, extra_args=WORKERS)
-    try:
-        wait_until_ready(server.process, lambda: model_is_ready(server), "V2 model server", server.log_file, 90)
-        parent = psutil.Process(server.process.pid)
-        workers = parent.children()
+    storage_path = upload_model(s3_server, v2_model_file)
+    with run_model_server(s3_server.env, storage_path, tmp_path, extra_args=WORKERS) as server:
+        workers = psutil.Process(server.process.pid).children()
         assert len(workers) == 2, log_tail(server.log_file)
         port = int(server.base_url.rsplit(":", 1)[1])
         for worker in workers:  # each listens on the port
@@ -41,46 +40,28 @@ def test_workers_share_the_port_and_stop_together_on_sigterm(
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0, log_tail(server.log_file)
         assert not any(worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE for worker in workers)
-    finally:
-        stop_process_tree(server.process)
     assert "2 workers serve the REST port" in server.log_file.read_text()
-
-
-def test_a_port_shared_by_another_server_is_refused(
-    s3_server: S3Server, v2_model_file: Path, tmp_path: Path
-) -> None:
-    """A listener with SO_REUSEPORT (another --workers server, say) must not be joined silently."""
-    with socket.socket() as other:
-        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        other.bind((LOOPBACK, 0))
-        other.listen()
-        port = other.getsockname()[1]
-        server = start_model_server(s3_server.env, upload_model(s3_server, v2_model_file), tmp_path,
-                                    extra_args=(*WORKERS, "--http-port", str(port)))
-        try:
-            assert server.process.wait(timeout=60) == 3
-        finally:
-            stop_process_tree(server.process)
-    assert f"cannot bind {LOOPBACK}:{port}" in server.log_file.read_text()
 
 
 def test_a_dead_worker_takes_the_server_down_for_its_supervisor(
     s3_server: S3Server, v2_model_file: Path, tmp_path: Path
 ) -> None:
-    server = start_model_server(s3_server.env, upload_model(s3_server, v2_model_file), tmp_path, extra_args=WORKERS)
-    try:
-        wait_until_ready(server.process, lambda: model_is_ready(server), "V2 model server", server.log_file, 90)
+    storage_path = upload_model(s3_server, v2_model_file)
+    with run_model_server(s3_server.env, storage_path, tmp_path, extra_args=WORKERS) as server:
         first, second = psutil.Process(server.process.pid).children()
         os.kill(first.pid, signal.SIGKILL)
         assert server.process.wait(timeout=30) != 0
         second.wait(timeout=10)
-    finally:
-        stop_process_tree(server.process)
     assert f"worker {first.pid} exited with status -9: stopping the others" in server.log_file.read_text()
 
 
-def test_a_taken_port_fails_once_with_status_3(s3_server: S3Server, v2_model_file: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reuse_port", [False, True], ids=["plain listener", "SO_REUSEPORT listener"])
+def test_a_taken_port_fails_once_with_status_3(
+    s3_server: S3Server, v2_model_file: Path, tmp_path: Path, reuse_port: bool
+) -> None:
+    """Taken by anything, also by a listener with SO_REUSEPORT (another --workers server), which must not be joined."""
     with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(reuse_port))
         taken.bind((LOOPBACK, 0))
         taken.listen()
         port = taken.getsockname()[1]

@@ -45,7 +45,8 @@ def steps(base: Path, port: int) -> list[dict[str, Any]]:
               "config": supervisord_config(base), "executable": str(BIN / "supervisord"), "start_timeout": 20,
               "files": {"launcher": {"content": "#!/bin/sh\nexec \"$@\"\n", "mode": "0755"}}}
     web_command = f"{sys.executable} -m http.server {port} --bind 127.0.0.1 --directory {base}"
-    web = {"name": "web", "config": program_config(base, "web", web_command), "conf_dir": f"{base}/sv/conf.d",
+    web = {"name": "web", "config": program_config(base, "web", web_command, f"directory={base}/web\n"),
+           "directory": f"{base}/web", "conf_dir": f"{base}/sv/conf.d",
            "socket": f"{base}/sv/supervisor.sock", "health_url": f"http://127.0.0.1:{port}/",
            "health_timeout": 20, "log_file": f"{base}/logs/web.log"}
     broken = {**web, "name": "broken", "health_timeout": 3, "log_file": f"{base}/logs/broken.log",
@@ -61,6 +62,7 @@ def steps(base: Path, port: int) -> list[dict[str, Any]]:
         {"name": "program check mode", program_module: web, "check_mode": True},
         {"name": "program add", program_module: web},
         {"name": "program again", program_module: web},
+        {"name": "working directory", "ansible.builtin.stat": {"path": f"{base}/web"}},
         {"name": "stop program", "ansible.builtin.command": {"argv": [*ctl, "stop", "web"]}},
         {"name": "program after stop", program_module: web},
         {"name": "program new config", program_module: {**web, "config": web["config"] + "stopsignal=TERM\n"},
@@ -68,7 +70,8 @@ def steps(base: Path, port: int) -> list[dict[str, Any]]:
         {"name": "program cannot start", program_module: broken},
         {"name": "bad name", program_module: {**web, "name": "../web"}},
         {"name": "daemon new config", daemon_module: {**daemon, "config": supervisord_config(base, "changed")}},
-        {"name": "program after daemon restart", program_module: {**web, "config": web["config"] + "stopsignal=TERM\n"}},
+        {"name": "program after daemon restart",
+         program_module: {**web, "config": web["config"] + "stopsignal=TERM\n"}},
     ]
 
 
@@ -128,6 +131,7 @@ def test_program_added_healthy_then_left_alone(results: dict[str, dict[str, Any]
     assert check["changed"] and check["operation"] == "added" and check["state"] == "UNKNOWN"
     assert add["changed"] and add["operation"] == "added" and add["state"] == "RUNNING", add
     assert add["config_changed"]  # neither check-mode run wrote the file
+    assert results["working directory"]["stat"]["mode"] == "0700"  # created for the program, private
     assert not again["changed"] and again["operation"] == "none" and again["state"] == "RUNNING"
 
 

@@ -44,6 +44,11 @@ options:
       - supervisord's unix socket (C([unix_http_server] file=)).
     type: path
     required: true
+  directory:
+    description:
+      - The program's working directory (its C(directory=)), created with mode C(0700) when missing, since
+        supervisord cannot start a program without it. Not managed when empty.
+    type: path
   health_url:
     description:
       - URL that answers HTTP 200 once the program is ready. Not checked when empty.
@@ -121,6 +126,7 @@ ARGUMENT_SPEC = {
     "config": {"type": "str", "required": True},
     "conf_dir": {"type": "path", "required": True},
     "socket": {"type": "path", "required": True},
+    "directory": {"type": "path"},
     "health_url": {"type": "str", "default": ""},
     "health_timeout": {"type": "int", "default": 120},
     "log_file": {"type": "path"},
@@ -218,12 +224,18 @@ def ensure_program(module, params):
         action = "none"  # STARTING/BACKOFF: supervisord is already bringing it up; the health check waits
     else:
         action = "started"
-    result = {"changed": config_changed or action != "none", "config_changed": config_changed, "operation": action}
+    directory = params["directory"]
+    make_directory = bool(directory) and not os.path.isdir(directory)
+    result = {"changed": config_changed or make_directory or action != "none", "config_changed": config_changed,
+              "operation": action}
     if config_changed and module._diff:
         result["diff"] = {"before": before or "", "after": params["config"], "before_header": conf_file,
                           "after_header": conf_file}
     if module.check_mode:
         return dict(result, state=state or "UNKNOWN")
+    if make_directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
     if config_changed:
         _write(module, conf_file, params["config"])
     if action == "restarted":
