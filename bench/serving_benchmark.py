@@ -42,6 +42,8 @@ ROW = [5.0, 0.5, 0.9, 1.0, 1.0, 1.0, 0.0]
 CLIENTS = (1, 4, 16)
 BATCH_ROWS = 1000
 BATCH_CLIENTS = (1, 8, 16)
+# Request bodies (see bodies()) per scenario for our server, and the fragment every good answer holds.
+OUR_SCENARIOS = {"row": "v2 row", "batch": "v2 batch", "binary batch": "v2 binary batch", "expect": '"outputs"'}
 WORKERS = 2  # the second configuration of our server: --workers 2 (one process per core here)
 
 
@@ -432,9 +434,7 @@ def main() -> None:
             print("registered", registered, storage_path, flush=True)
             with run_model_server(s3.env, storage_path, work / "v2") as server:
                 url = server.infer_url
-                ours = measure_server("ours", url, server.process.pid,
-                                      {"row": "v2 row", "batch": "v2 batch", "binary batch": "v2 binary batch",
-                                       "expect": '"outputs"'}, args, payloads)
+                ours = measure_server("ours", url, server.process.pid, OUR_SCENARIOS, args, payloads)
                 client = child(Path(sys.executable), "client", server.base_url, str(args.requests),
                                str(args.seconds))
                 print("app client", client, flush=True)
@@ -445,8 +445,7 @@ def main() -> None:
             with run_model_server(s3.env, storage_path, work / "v2-workers",
                                   extra_args=["--workers", str(WORKERS)]) as server:
                 ours_workers = measure_server(f"ours x{WORKERS} workers", server.infer_url, server.process.pid,
-                                              {"row": "v2 row", "batch": "v2 batch", "binary batch": "v2 binary batch",
-                                               "expect": '"outputs"'}, args, payloads)
+                                              OUR_SCENARIOS, args, payloads)
             body, _, header_length = payloads["v2 binary batch"]
             http_floor = measure_http_floor(body, header_length, answer_size, args)
             with mlflow_serving(tracking.tracking_uri, registered["version"], work) as (base, pid):

@@ -35,9 +35,9 @@ _ORJSON_ARRAYS = frozenset({"f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4"
 
 
 class Output(NamedTuple):
-    """A requested output: its name (None: every output) and whether it comes back as binary data."""
+    """A requested output: its name and whether it comes back as binary data."""
 
-    name: str | None
+    name: str
     binary: bool
 
 
@@ -61,8 +61,10 @@ def _binary_flag(item: dict[str, Any], key: str) -> bool:
     return item.get("parameters", {}).get(key) is True
 
 
-def _plain_request(request: Any) -> tuple[str | None, list[tuple[str, str, list[int], Any]], list[Output]] | None:
-    """(id, input tensors, requested outputs) of a request in the V2 JSON form, else None."""
+def _plain_request(
+    request: Any,
+) -> tuple[str | None, list[tuple[str, str, list[int], Any]], list[Output], bool] | None:
+    """(id, input tensors, requested outputs, every output binary) of a request in the V2 JSON form, else None."""
     if not isinstance(request, dict) or not request.keys() <= _REQUEST_KEYS or not _parameters_ok(request):
         return None
     request_id, inputs, outputs = request.get("id"), request.get("inputs"), request.get("outputs") or []
@@ -85,8 +87,8 @@ def _plain_request(request: Any) -> tuple[str | None, list[tuple[str, str, list[
             return None
         if not isinstance(item.get("name"), str):
             return None
-        requested.append(Output(item["name"], all_binary or _binary_flag(item, "binary_data")))
-    return request_id, tensors, requested or ([Output(None, True)] if all_binary else [])
+        requested.append(Output(item["name"], _binary_flag(item, "binary_data")))
+    return request_id, tensors, requested, all_binary
 
 
 def attach_binary(request: Any, binary: bytes) -> None:
@@ -142,11 +144,10 @@ class FastInfer:
         plain = _plain_request(request)
         if plain is None:
             return None
-        request_id, tensors, requested = plain
+        request_id, tensors, requested, all_binary = plain
         feeds = self._model.decode(tensors)
-        every_binary = requested == [Output(None, True)]
-        names = self._model.output_names([] if every_binary else [output.name for output in requested])
-        binary = set(names) if every_binary else {output.name for output in requested if output.binary}
+        names = self._model.output_names([output.name for output in requested])
+        binary = set(names) if all_binary else {output.name for output in requested if output.binary}
         results = self._model.run(names, feeds)
         specs = self._model.output_specs
         outputs, blobs = [], []

@@ -1,16 +1,17 @@
-"""supervisord's XML-RPC interface over its unix socket, with the standard library only."""
+"""supervisord's XML-RPC interface over its unix socket (standard library only), and the file helpers of the
+modules that manage supervisord and its programs."""
 
 import http.client
+import os
 import socket
+import tempfile
 import xmlrpc.client
 
 # supervisor.xmlrpc.Faults codes this collection acts on.
-UNKNOWN_METHOD = 1
 BAD_NAME = 10
-NOT_RUNNING = 70
 ALREADY_STARTED = 60
+NOT_RUNNING = 70
 ALREADY_ADDED = 90
-STILL_RUNNING = 91
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -62,3 +63,24 @@ def ignoring(supervisor_call, *codes):
         if fault.faultCode in codes:
             return None
         raise
+
+
+def write_file(module, path, content, mode):
+    """Replace ``path`` atomically with ``content`` and ``mode``."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".fraud_demo.")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(content)
+    os.chmod(temporary, mode)
+    module.atomic_move(temporary, path)
+    os.chmod(path, mode)  # atomic_move gives a new file the umask's mode
+
+
+def log_tail(path, lines=40):
+    """The last ``lines`` lines of a log (read from its last 64 KiB), for a failure message."""
+    if not path or not os.path.exists(path):
+        return "(no log at %s)" % path
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 64 * 1024))
+        text = handle.read().decode("utf-8", "replace").splitlines()
+    return "\n".join(text[-lines:])

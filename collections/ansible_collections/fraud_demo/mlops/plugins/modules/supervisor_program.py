@@ -104,7 +104,6 @@ state:
 """
 
 import os
-import tempfile
 import time
 import xmlrpc.client
 
@@ -117,8 +116,10 @@ from ansible_collections.fraud_demo.mlops.plugins.module_utils.supervisor_rpc im
     BAD_NAME,
     NOT_RUNNING,
     ignoring,
+    log_tail,
     process_state,
     supervisor_proxy,
+    write_file,
 )
 
 ARGUMENT_SPEC = {
@@ -133,7 +134,6 @@ ARGUMENT_SPEC = {
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
 }
-LOG_TAIL_LINES = 40
 
 
 def _read(path):
@@ -143,27 +143,6 @@ def _read(path):
             return handle.read()
     except FileNotFoundError:
         return None
-
-
-def _write(module, path, content):
-    """Replace ``path`` atomically with ``content``, mode 0600."""
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".supervisor_program.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(content)
-    os.chmod(temporary, 0o600)
-    module.atomic_move(temporary, path)
-    os.chmod(path, 0o600)  # atomic_move gives a new file the umask's mode
-
-
-def _log_tail(path):
-    """The last lines of the program's log, for a failure message."""
-    if not path or not os.path.exists(path):
-        return "(no log at %s)" % path
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, handle.tell() - 64 * 1024))
-        lines = handle.read().decode("utf-8", "replace").splitlines()
-    return "\n".join(lines[-LOG_TAIL_LINES:])
 
 
 def _wait_healthy(module, params, supervisor):
@@ -183,7 +162,7 @@ def _wait_healthy(module, params, supervisor):
             module.fail_json(
                 msg="%s did not answer 200 at %s within %ss (last: %s; supervisord state: %s). Last lines of %s:\n%s"
                 % (params["name"], params["health_url"], params["health_timeout"], last,
-                   process_state(supervisor, params["name"]), params["log_file"], _log_tail(params["log_file"])),
+                   process_state(supervisor, params["name"]), params["log_file"], log_tail(params["log_file"])),
                 state=process_state(supervisor, params["name"]),
             )
         time.sleep(1)
@@ -198,7 +177,7 @@ def _wait_started(module, params, supervisor, result):
         state = process_state(supervisor, params["name"])
     if state != "RUNNING":
         module.fail_json(msg="%s is %s in supervisord, not RUNNING. Last lines of %s:\n%s"
-                         % (params["name"], state, params["log_file"], _log_tail(params["log_file"])),
+                         % (params["name"], state, params["log_file"], log_tail(params["log_file"])),
                          state=state, **result)
     return state
 
@@ -237,7 +216,7 @@ def ensure_program(module, params):
         os.makedirs(directory, mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)
     if config_changed:
-        _write(module, conf_file, params["config"])
+        write_file(module, conf_file, params["config"], 0o600)
     if action == "restarted":
         ignoring(lambda: supervisor.stopProcess(name, True), NOT_RUNNING, BAD_NAME)
         ignoring(lambda: supervisor.removeProcessGroup(name), BAD_NAME)
@@ -250,7 +229,7 @@ def ensure_program(module, params):
             ignoring(lambda: supervisor.startProcess(name, True), ALREADY_STARTED)
         except xmlrpc.client.Fault as fault:
             module.fail_json(msg="supervisord could not start %s: %s. Last lines of %s:\n%s"
-                             % (name, fault.faultString, params["log_file"], _log_tail(params["log_file"])),
+                             % (name, fault.faultString, params["log_file"], log_tail(params["log_file"])),
                              state=process_state(supervisor, name), **result)
     state = _wait_started(module, params, supervisor, result)
     if params["health_url"]:

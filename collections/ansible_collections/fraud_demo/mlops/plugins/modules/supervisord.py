@@ -87,13 +87,16 @@ written:
 """
 
 import os
-import tempfile
 import time
 import xmlrpc.client
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fraud_demo.mlops.plugins.module_utils.supervisor_rpc import supervisor_proxy
+from ansible_collections.fraud_demo.mlops.plugins.module_utils.supervisor_rpc import (
+    log_tail,
+    supervisor_proxy,
+    write_file,
+)
 
 ARGUMENT_SPEC = {
     "dir": {"type": "path", "required": True},
@@ -126,16 +129,6 @@ def _differs(path, content, mode):
         return True
 
 
-def _write(module, path, content, mode):
-    """Replace ``path`` atomically with ``content`` and ``mode``."""
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".supervisord.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(content)
-    os.chmod(temporary, mode)
-    module.atomic_move(temporary, path)
-    os.chmod(path, mode)  # atomic_move gives a new file the umask's mode
-
-
 def _wanted_files(module, params):
     """(path, content, mode) of every file to keep under ``dir``, supervisord.conf first."""
     wanted = [(os.path.join(params["dir"], CONFIG_FILE), params["config"], 0o600)]
@@ -159,12 +152,8 @@ def _wait_answering(module, params):
             return pid
         if time.monotonic() >= deadline:
             log = os.path.join(params["log_dir"], "supervisord.log")
-            tail = ""
-            if os.path.exists(log):
-                with open(log, encoding="utf-8", errors="replace") as handle:
-                    tail = "".join(handle.readlines()[-20:])
             module.fail_json(msg="supervisord did not answer on %s within %ss. Last lines of %s:\n%s"
-                             % (params["socket"], params["start_timeout"], log, tail))
+                             % (params["socket"], params["start_timeout"], log, log_tail(log, 20)))
         time.sleep(0.2)
 
 
@@ -204,7 +193,7 @@ def main():
         os.makedirs(path, mode=0o700, exist_ok=True)
         os.chmod(path, 0o700)
     for path, content, mode in changed_files:
-        _write(module, path, content, mode)
+        write_file(module, path, content, mode)
     if action == "restarted":  # stopped for good, then started like a new one: no half-restarted daemon
         supervisor_proxy(params["socket"]).shutdown()
         _wait_exited(module, pid, params["start_timeout"])
