@@ -1,11 +1,15 @@
 """Command line for molecule's create/destroy and for people:
 
-    python -m tests.cluster up --kubeconfig PATH --pidfile PATH [--rhoai 2|3|none] [--s3-env FILE]
+    python -m tests.cluster up --kubeconfig PATH --pidfile PATH [--rhoai 2|3|none] [--s3-env FILE] [--controller-dns]
     python -m tests.cluster down --pidfile PATH
     python -m tests.cluster rhoai 2|3|none --kubeconfig PATH
 
 `up` returns once the API server answers and the simulator runs, leaving a background process that
-owns everything (its log: PIDFILE.log); `down` stops it. `rhoai` switches the OpenShift AI API
+owns everything (its log: PIDFILE.log); `down` stops it. Next to the kubeconfig it writes `ingress-ca.crt`, the
+CA of the router's certificate. `--controller-dns` makes this mount namespace resolve through the cluster's
+DNS, so the controller reaches Routes by their host names as it would on a cluster: it bind-mounts a
+resolv.conf over /etc/resolv.conf, and leaves the machine's own mount namespace alone (with a warning: run the
+caller under `unshare --mount`, as tests/cluster/test_cluster_molecule.py does). `rhoai` switches the OpenShift AI API
 generation that the running cluster presents.
 """
 
@@ -49,7 +53,9 @@ def _serve(args: argparse.Namespace) -> int:
         args.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
         args.kubeconfig.touch(mode=0o600)
         shutil.copyfile(plane.kubeconfig, args.kubeconfig)
-        args.ready_file.write_text(plane.url + "\n")
+        shutil.copyfile(plane.ingress_ca, args.kubeconfig.with_name("ingress-ca.crt"))
+        dns = plane.network.gateway if plane.network else ""
+        args.ready_file.write_text(f"{plane.url}\n{dns}\n")
         print(f"control plane at {plane.url}, workdir {plane.workdir}", flush=True)
         while True:
             signal.pause()  # SIGTERM raises SystemExit in ControlPlane, which stops everything
@@ -77,8 +83,37 @@ def _up(args: argparse.Namespace) -> int:
             sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
             raise SystemExit(f"control plane did not come up (log: {log_path})")
         time.sleep(0.5)
-    print(ready.read_text().strip())
+    url, _, dns = ready.read_text().strip().partition("\n")
+    if args.controller_dns:
+        _use_cluster_dns(dns.strip(), args.pidfile.with_name("resolv.conf"))
+    print(url)
     return 0
+
+
+def _private_mount_namespace() -> bool:
+    """Whether this process has a mount namespace of its own (not the machine's)."""
+    if os.environ.get("FRAUD_DEMO_PRIVATE_MOUNT_NAMESPACE") == "1":  # set by whoever ran us under unshare --mount
+        return True
+    try:
+        return os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt")
+    except OSError:  # PID 1 is not ours to inspect (a sandbox): assume the machine's own
+        return False
+
+
+def _use_cluster_dns(server: str, resolv: Path) -> None:
+    """Resolve through the cluster's DNS in this (private) mount namespace."""
+    if not server:
+        print("no pod network (pods get a status only): Route hosts do not resolve from the controller", file=sys.stderr)
+        return
+    if not _private_mount_namespace():
+        print(
+            "--controller-dns: not changing /etc/resolv.conf of the machine's own mount namespace, so Route hosts do "
+            "not resolve from this controller; run under `unshare --mount` (make test-molecule does)",
+            file=sys.stderr,
+        )
+        return
+    resolv.write_text(f"nameserver {server}\noptions timeout:2 attempts:2\n")
+    subprocess.run(["mount", "--bind", str(resolv), "/etc/resolv.conf"], check=True)  # noqa: S603, S607
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -117,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "up":
             command.add_argument("--pidfile", type=Path, required=True)
             command.add_argument("--timeout", type=float, default=300)
+            command.add_argument("--controller-dns", action="store_true", help="resolve Route hosts through the cluster's DNS here")
         else:
             command.add_argument("--ready-file", type=Path, required=True)
     down = commands.add_parser("down", help="stop the control plane started by `up`")

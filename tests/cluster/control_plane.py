@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import ipaddress
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import types
 import urllib.error
 import urllib.request
@@ -27,19 +29,30 @@ from typing import IO, Any
 
 import yaml
 
-from . import binaries, pki
+try:  # pytest imports this package as `cluster` with tests/ on the path; `python -m tests.cluster` as tests.cluster
+    from support.s3 import S3Server, run_s3_server
+except ImportError:
+    from tests.support.s3 import S3Server, run_s3_server
+
+from . import binaries, network, pki
 from .kube import Kube, object_path
 from .polling import wait_for
 
 CRD_DIR = Path(__file__).with_name("crds")
 RHOAI_MAJORS = (2, 3)
 # pvc-protection: the apiserver's StorageObjectInUseProtection admission gives every PVC the finalizer
-# kubernetes.io/pvc-protection; without this controller a deleted PVC stays Terminating forever.
+# kubernetes.io/pvc-protection; without this controller a deleted PVC stays Terminating forever. endpointslice:
+# Services' endpoints from the pods' readiness (what the proxy forwards to); root-ca-cert-publisher: the
+# kube-root-ca.crt ConfigMap that service-account token volumes project.
 CONTROLLERS = (
     "namespace,garbagecollector,serviceaccount,serviceaccount-token,deployment,replicaset,job,statefulset,"
-    "pvc-protection"
+    "pvc-protection,endpointslice,root-ca-cert-publisher"
 )
 SIMULATOR_S3_SECRET = ("kube-system", "simulator-s3")
+# OpenShift Data Foundation's S3 endpoint, as NooBaa's Service `s3` in openshift-storage serves it: 80 plain
+# http, 443 https with a service-CA certificate (noobaa-operator deploy/internal/service-s3.yaml, 2583ea7a).
+ODF_NAMESPACE, ODF_SERVICE, ODF_BUCKET = "openshift-storage", "s3", "odf-admin"
+APPS_DOMAIN = "apps.fraud-demo.test"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -109,13 +122,27 @@ class ControlPlane:
 
     rhoai_major: which OpenShift AI API generation to present (2, 3, or None for none).
     s3: the data-connection dict (AWS_*) of a real S3 server that backs ObjectBucketClaims, or None.
+    pods: run pods whose images run here (network.py, pods/); None = when this machine can (root, iproute2),
+        unless FRAUD_DEMO_TEST_PODS=simulate. With pods, the control plane also runs OpenShift Data Foundation's
+        S3 endpoint (SeaweedFS behind `s3.openshift-storage.svc`, https with a service-CA certificate), which
+        backs ObjectBucketClaims unless `s3` names another server.
     """
 
-    def __init__(self, rhoai_major: int | None = 2, s3: dict[str, str] | None = None, workdir: Path | None = None) -> None:
+    def __init__(
+        self, rhoai_major: int | None = 2, s3: dict[str, str] | None = None, workdir: Path | None = None, pods: bool | None = None
+    ) -> None:
         if rhoai_major is not None and rhoai_major not in RHOAI_MAJORS:
             raise ValueError(f"rhoai_major must be one of {RHOAI_MAJORS} or None, got {rhoai_major!r}")
         self.rhoai_major = rhoai_major
         self.s3 = s3
+        if pods is None:
+            pods = os.environ.get("FRAUD_DEMO_TEST_PODS", "run") != "simulate" and not network.available()
+        elif pods and network.available():
+            raise network.NetworkError(f"pods cannot run here: {network.available()}")
+        self.pods = pods
+        self.network: network.ClusterNetwork | None = None
+        self.odf: S3Server | None = None
+        self._stack = contextlib.ExitStack()
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="fraud-demo-cluster-"))
         self.kubeconfig = self.workdir / "kubeconfig"
@@ -142,11 +169,26 @@ class ControlPlane:
             self.stop()
             raise
 
+    @property
+    def pki_dir(self) -> Path:
+        return self.workdir / "pki"
+
+    @property
+    def ingress_ca(self) -> Path:
+        """The CA of the router's default certificate (trust it to reach Routes over https)."""
+        return self.pki_dir / "ingress-ca.crt"
+
     def _start(self) -> None:
         bins = binaries.find()
-        keys = pki.generate(self.workdir / "pki")
+        if self.pods:
+            preferred = os.environ.get("FRAUD_DEMO_TEST_NETWORK")
+            self.network = network.ClusterNetwork.allocate(int(preferred) if preferred else None)
+        service_range = self.network.service_cidr if self.network else "10.0.0.0/24"
+        keys = pki.generate(self.pki_dir, service_ip=str(ipaddress.ip_network(service_range)[1]))
+        pki.Authority.create(self.pki_dir, "service-ca", f"openshift-service-serving-signer@{int(time.time())}")
+        pki.Authority.create(self.pki_dir, "ingress-ca", f"ingress-operator@{int(time.time())}")
         etcd_url = self._start_etcd(bins.etcd)
-        self._start_apiserver(bins.apiserver, keys, etcd_url)
+        self._start_apiserver(bins.apiserver, keys, etcd_url, service_range)
         self._write_kubeconfig(keys)
         kube = Kube(self.kubeconfig)
         wait_for("namespace default", lambda: kube.get("/api/v1/namespaces/default"), 60)
@@ -168,16 +210,53 @@ class ControlPlane:
             self.controllers = True
         install_crds(kube, sorted(CRD_DIR.glob("*.yaml")))
         use_rhoai(kube, self.rhoai_major)
+        publish_ingress_ca(kube, self.ingress_ca)
+        if self.network:
+            self._start_odf(kube)
         if self.s3:
             set_simulator_s3(kube, self.s3)
         package = __package__ or "cluster"
         root = Path(__file__).parents[len(package.split("."))]
-        self._spawn(
-            "simulator",
-            [sys.executable, "-m", f"{package}.simulator", f"--kubeconfig={self.kubeconfig}", f"--ready-file={self.workdir / 'simulator.ready'}"],
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))},
-        )
+        argv = [
+            sys.executable, "-m", f"{package}.simulator", f"--kubeconfig={self.kubeconfig}",
+            f"--ready-file={self.workdir / 'simulator.ready'}", f"--workdir={self.workdir}", f"--pki={self.pki_dir}",
+            f"--apiserver={self.url}",
+        ]
+        if self.network:
+            argv.append(f"--network={self.network.index}")
+        self._spawn("simulator", argv, env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))})
         wait_for("simulator", lambda: (self.workdir / "simulator.ready").exists(), 60, *self._process("simulator"))
+
+    def _start_odf(self, kube: Kube) -> None:
+        """SeaweedFS as ODF's S3 endpoint: Service openshift-storage/s3 (80 http, 443 https) in front of it."""
+        assert self.network is not None
+        names = [f"{ODF_SERVICE}.{ODF_NAMESPACE}.svc", f"{ODF_SERVICE}.{ODF_NAMESPACE}.svc.cluster.local"]
+        cert, key = pki.Authority(self.pki_dir / "service-ca.crt", self.pki_dir / "service-ca.key").issue(names[0], names)
+        tls = (self.pki_dir / "odf-s3.crt", self.pki_dir / "odf-s3.key")
+        for path, data in zip(tls, (cert, key), strict=True):
+            path.touch(mode=0o600)
+            path.write_bytes(data)
+        self.odf = self._stack.enter_context(run_s3_server(self.workdir / "odf", bucket=ODF_BUCKET, tls=tls))
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ODF_NAMESPACE}}
+        kube.apply(object_path("v1", "namespaces", ODF_NAMESPACE), namespace, "fraud-demo-tests")
+        ports = [("s3", 80, self.odf.ports["s3.port"]), ("s3-https", 443, self.odf.ports["s3.port.https"])]
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": ODF_SERVICE, "namespace": ODF_NAMESPACE, "labels": {"app": "noobaa"}},
+            "spec": {"ports": [{"name": n, "port": p, "targetPort": t, "protocol": "TCP"} for n, p, t in ports]},
+        }
+        kube.apply(object_path("v1", "services", ODF_SERVICE, ODF_NAMESPACE), service, "fraud-demo-tests")
+        endpoints = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": f"{ODF_SERVICE}-host", "namespace": ODF_NAMESPACE, "labels": {"kubernetes.io/service-name": ODF_SERVICE, "endpointslice.kubernetes.io/managed-by": "fraud-demo-tests"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [self.network.gateway], "conditions": {"ready": True}}],
+            "ports": [{"name": n, "port": t, "protocol": "TCP"} for n, _, t in ports],
+        }
+        kube.apply(object_path("discovery.k8s.io/v1", "endpointslices", f"{ODF_SERVICE}-host", ODF_NAMESPACE), endpoints, "fraud-demo-tests")
+        set_simulator_s3(kube, self.odf.env | {"AWS_S3_ENDPOINT": self.odf.endpoint, "BUCKET_HOST": names[0], "BUCKET_PORT": "443"})
 
     def _start_etcd(self, etcd: Path) -> str:
         data = self.workdir / "etcd"
@@ -209,7 +288,7 @@ class ControlPlane:
         wait_for("etcd /health", healthy, 60, *self._process("etcd"))
         return url
 
-    def _start_apiserver(self, apiserver: Path, keys: pki.Pki, etcd_url: str) -> None:
+    def _start_apiserver(self, apiserver: Path, keys: pki.Pki, etcd_url: str, service_range: str) -> None:
         port = free_port()
         self.url = f"https://127.0.0.1:{port}"
         self._spawn(
@@ -227,7 +306,9 @@ class ControlPlane:
                 f"--client-ca-file={keys.ca_cert}",
                 "--authorization-mode=RBAC",
                 "--allow-privileged=true",
-                "--service-cluster-ip-range=10.0.0.0/24",
+                f"--service-cluster-ip-range={service_range}",
+                # The node's log endpoint (pods/logs.py) is on 127.0.0.1, its only address.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={keys.sa_public_key}",
                 f"--service-account-signing-key-file={keys.sa_private_key}",
@@ -280,7 +361,9 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stop what was started, newest first (SIGTERM, then SIGKILL after 10 s), and remove the workdir."""
-        for _name, process, log in reversed(self._processes):
+        simulator = [entry for entry in self._processes if entry[0] == "simulator"]
+        ordered = simulator + [entry for entry in reversed(self._processes) if entry[0] != "simulator"]
+        for _name, process, log in ordered:
             if process.poll() is None:
                 process.terminate()
                 try:
@@ -290,6 +373,10 @@ class ControlPlane:
                     process.wait()
             log.close()
         self._processes.clear()
+        self._stack.close()
+        if self.network is not None:
+            self.network.down()
+            self.network = None
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
@@ -310,6 +397,20 @@ def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
+def publish_ingress_ca(kube: Kube, ca: Path) -> None:
+    """ConfigMap openshift-config-managed/default-ingress-cert (key ca-bundle.crt), where OpenShift publishes the
+    CA of the router's default certificate."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openshift-config-managed"}}
+    kube.apply(object_path("v1", "namespaces", "openshift-config-managed"), namespace, "fraud-demo-tests")
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "default-ingress-cert", "namespace": "openshift-config-managed"},
+        "data": {"ca-bundle.crt": ca.read_text()},
+    }
+    kube.apply(object_path("v1", "configmaps", "default-ingress-cert", "openshift-config-managed"), config_map, "fraud-demo-tests")
+
+
 def set_simulator_s3(kube: Kube, connection: dict[str, str]) -> None:
     """Point the simulator's ObjectBucketClaim provisioner at a real S3 server: the Secret
     kube-system/simulator-s3 holds its data-connection keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
@@ -323,6 +424,13 @@ def set_simulator_s3(kube: Kube, connection: dict[str, str]) -> None:
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": namespace},
-        "stringData": {k: v for k, v in connection.items() if k.startswith("AWS_")},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in connection.items() if k.startswith(("AWS_", "BUCKET_"))},
     }
     kube.apply(object_path("v1", "secrets", name, namespace), secret, "fraud-demo-tests")
+
+
+def simulator_s3(kube: Kube) -> dict[str, str] | None:
+    """The connection set_simulator_s3 gave the provisioner, or None."""
+    namespace, name = SIMULATOR_S3_SECRET
+    secret = kube.get(object_path("v1", "secrets", name, namespace))
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()} if secret else None

@@ -52,6 +52,14 @@ class Kube:
             raise KubeError(method, path, response.status, decoded)
         return decoded
 
+    def text(self, path: str, query: dict[str, str] | None = None) -> str:
+        """GET a plain-text answer (pods/log); raises KubeError for an error status."""
+        response = self._send("GET", path, None, query, "application/json", 30)
+        data = response.read()
+        if response.status >= 400:
+            raise KubeError("GET", path, response.status, _decode(data))
+        return data.decode(errors="replace")
+
     def get(self, path: str) -> JSON | None:
         """GET an object or list; None when absent."""
         return self.request("GET", path)

@@ -1,7 +1,10 @@
-"""Certificates and keys for a throwaway control plane: a CA, an admin client cert, SA signing keys.
+"""Certificates and keys for a throwaway control plane: a CA, an admin client cert, SA signing keys, and the
+CAs that OpenShift runs: the service CA (signs Services' serving certificates, trusted through the
+`openshift-service-ca.crt` ConfigMaps) and the ingress CA (signs the router's `*.apps` certificate).
 
-Everything is generated fresh for each control plane and written 0600 under its own directory;
-the CA key stays in memory and is never written.
+Everything is generated fresh for each control plane and written 0600 under its own directory; the kube CA's
+key stays in memory and is never written. The service and ingress CA keys are written (0600, in the 0700
+directory) because the simulator process signs with them, as OpenShift's service-ca operator does.
 """
 
 from __future__ import annotations
@@ -86,9 +89,47 @@ def _leaf(
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
-def generate(directory: Path) -> Pki:
-    """Create a CA, a serving cert for 127.0.0.1/localhost, an admin client cert in
-    `system:masters`, and an RSA key pair for signing service-account tokens."""
+@dataclass(frozen=True)
+class Authority:
+    """A CA on disk (certificate and key PEM files) that issues serving certificates."""
+
+    cert: Path
+    key: Path
+
+    @classmethod
+    def create(cls, directory: Path, name: str, common_name: str) -> Authority:
+        """A new self-signed CA written as `<name>.crt` / `<name>.key` (0600) under `directory`."""
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = _name(common_name)
+        cert = (
+            _builder(subject, subject, key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(
+            _write(directory / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM)),
+            _write(directory / f"{name}.key", _key_pem(key)),
+        )
+
+    def pem(self) -> str:
+        return self.cert.read_text()
+
+    def issue(self, common_name: str, dns_names: list[str], ips: list[str] = ()) -> tuple[bytes, bytes]:  # type: ignore[assignment]
+        """A serving certificate and its key (PEM) for these names and addresses."""
+        ca_cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
+        ca_key = serialization.load_pem_private_key(self.key.read_bytes(), password=None)
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+        sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
+        return _leaf(ca_key, ca_cert.subject, _name(common_name), ExtendedKeyUsageOID.SERVER_AUTH, sans)  # type: ignore[arg-type]
+
+
+def generate(directory: Path, service_ip: str | None = None) -> Pki:
+    """Create a CA, a serving cert for 127.0.0.1/localhost and the `kubernetes` Service (its names and
+    `service_ip`), an admin client cert in `system:masters`, and an RSA key pair for signing service-account
+    tokens."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("fraud-demo-test-ca")
@@ -107,8 +148,9 @@ def generate(directory: Path) -> Pki:
         ExtendedKeyUsageOID.SERVER_AUTH,
         [
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            *([x509.IPAddress(ipaddress.ip_address(service_ip))] if service_ip else []),
             x509.DNSName("localhost"),
-            x509.DNSName("kubernetes.default.svc"),
+            *(x509.DNSName(n) for n in ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")),
         ],
     )
     admin_cert, admin_key = _leaf(ca_key, ca_name, _name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)

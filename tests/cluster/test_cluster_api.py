@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import Cluster
+from .control_plane import use_rhoai
 from .kube import JSON, Kube, KubeError, object_path
 from .polling import wait_for
 
@@ -137,6 +138,37 @@ def test_crd_requires_fields_upstream_requires(kube: Kube, namespace: str) -> No
     with pytest.raises(KubeError) as invalid:
         kube.request("POST", object_path("objectbucket.io/v1alpha1", "objectbucketclaims", namespace=namespace), claim)
     assert "spec.storageClassName: Required value" in str(invalid.value)
+
+
+def test_build_and_build_config_each_take_only_their_own_fields(kube: Kube, namespace: str) -> None:
+    """Upstream's BuildSpec and BuildConfigSpec share CommonSpec only: runPolicy and triggers are BuildConfig's."""
+    common = {"strategy": {"type": "Docker", "dockerStrategy": {}}, "source": {"type": "Dockerfile", "dockerfile": "FROM scratch"}}
+    build = {"apiVersion": "build.openshift.io/v1", "kind": "Build", "metadata": {"name": "b", "namespace": namespace}, "spec": common | {"runPolicy": "Serial", "triggers": []}}
+    with pytest.raises(KubeError) as invalid:
+        kube.request("POST", object_path("build.openshift.io/v1", "builds", namespace=namespace), build, query={"fieldValidation": "Strict"})
+    assert 'unknown field "spec.runPolicy"' in str(invalid.value) and 'unknown field "spec.triggers"' in str(invalid.value)
+    config = {"apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "bc", "namespace": namespace}, "spec": common | {"runPolicy": "Serial", "triggeredBy": []}}
+    with pytest.raises(KubeError) as invalid:
+        kube.request("POST", object_path("build.openshift.io/v1", "buildconfigs", namespace=namespace), config, query={"fieldValidation": "Strict"})
+    assert 'unknown field "spec.triggeredBy"' in str(invalid.value)
+    config["spec"].pop("triggeredBy")
+    assert kube.request("POST", object_path("build.openshift.io/v1", "buildconfigs", namespace=namespace), config, query={"fieldValidation": "Strict"})
+
+
+def test_v2_data_science_cluster_kueue_is_unmanaged_or_removed(kube: Kube) -> None:
+    """opendatahub-operator v3.0.0: v2 kueue takes Unmanaged or Removed (Managed is v1's only)."""
+    use_rhoai(kube, 3)
+    try:
+        path = object_path("datasciencecluster.opendatahub.io/v2", "datascienceclusters")
+        dsc = {"apiVersion": "datasciencecluster.opendatahub.io/v2", "kind": "DataScienceCluster", "metadata": {"name": "kueue-check"}, "spec": {"components": {"kueue": {"managementState": "Managed"}}}}
+        with pytest.raises(KubeError) as invalid:
+            kube.request("POST", path, dsc)
+        assert "spec.components.kueue.managementState" in str(invalid.value) and '"Unmanaged", "Removed"' in str(invalid.value)
+        dsc["spec"]["components"]["kueue"]["managementState"] = "Unmanaged"
+        assert kube.request("POST", path, dsc)
+        kube.request("DELETE", object_path("datasciencecluster.opendatahub.io/v2", "datascienceclusters", "kueue-check"))
+    finally:
+        use_rhoai(kube, 2)
 
 
 def test_cluster_fixture_reports_its_endpoint(cluster: Cluster, kube: Kube) -> None:

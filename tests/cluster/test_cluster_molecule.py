@@ -31,6 +31,7 @@ WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_WORKERS", "2"))
 # One scenario, measured alone on 2 shared cores: at most about 6 min (site, site_rhoai3); twice that when it
 # shares the cores, plus margin.
 SCENARIO_TIMEOUT_S = 20 * 60
+UNSHARE = ["unshare", "--mount", "--propagation", "private"] if os.geteuid() == 0 else []
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,15 @@ def _run_scenario(molecule: str, scenario: str, home: Path) -> Outcome:
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
         "NO_COLOR": "1",
+        # UNSHARE below gives the scenario a mount namespace of its own (tests/cluster/__main__.py --controller-dns)
+        "FRAUD_DEMO_PRIVATE_MOUNT_NAMESPACE": "1" if UNSHARE else "0",
     }
     started = time.monotonic()
     try:
+        # A private mount namespace: the control plane's `up --controller-dns` points /etc/resolv.conf at the
+        # cluster's DNS for this scenario only (Route hosts resolve; nothing else changes).
         completed = subprocess.run(
-            [molecule, "-c", str(MOLECULE_DIR / "config.yml"), "test", "-s", scenario],
+            [*UNSHARE, molecule, "-c", str(MOLECULE_DIR / "config.yml"), "test", "-s", scenario],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S, check=False,
         )
         outcome = Outcome(completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started)

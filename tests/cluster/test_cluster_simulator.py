@@ -9,7 +9,7 @@ import boto3
 import pytest
 from support.s3 import S3Server
 
-from .control_plane import set_simulator_s3, use_rhoai
+from .control_plane import set_simulator_s3, simulator_s3, use_rhoai
 from .kube import JSON, Kube, object_path
 from .polling import wait_for
 
@@ -131,12 +131,16 @@ class TestObjectBucketClaims:
     @pytest.mark.usefixtures("needs_controllers")
     def test_claim_creates_a_real_bucket_when_s3_is_configured(self, kube: Kube, namespace: str, s3_server: S3Server) -> None:
         s3 = s3_server.env
+        previous = simulator_s3(kube)  # the control plane's ODF stand-in, when pods run
         set_simulator_s3(kube, s3)
         try:
             create(kube, OBC, "objectbucketclaims", namespace, claim("real", namespace))
             bound = await_field(kube, OBC, "objectbucketclaims", "real", namespace, lambda c: c.get("status", {}).get("phase") == "Bound", "Bound")
         finally:
-            kube.request("DELETE", object_path(CORE, "secrets", "simulator-s3", "kube-system"))
+            if previous:
+                set_simulator_s3(kube, previous)
+            else:
+                kube.request("DELETE", object_path(CORE, "secrets", "simulator-s3", "kube-system"))
         config = get(kube, CORE, "configmaps", "real", namespace)["data"]
         assert f"http://{config['BUCKET_HOST']}:{config['BUCKET_PORT']}" == s3["AWS_S3_ENDPOINT"]
         keys = {k.lower(): base64.b64decode(v).decode() for k, v in get(kube, CORE, "secrets", "real", namespace)["data"].items()}
@@ -216,6 +220,17 @@ class TestNotebooks:
         assert notebook["status"]["containerState"] == {"waiting": {"reason": "PodInitializing"}}
 
 
+# A data connection as the dashboard labels it, so that odh-model-controller's storage-config has its key.
+DATA_CONNECTION = {
+    "metadata": {
+        "name": "aws-connection-mlflow",
+        "labels": {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"},
+        "annotations": {"opendatahub.io/connection-type": "s3"},
+    },
+    "stringData": {"AWS_S3_BUCKET": "b", "AWS_S3_ENDPOINT": "http://s3.openshift-storage.svc"},
+}
+
+
 def _runtime(namespace: str, multi_model: bool) -> JSON:
     return {
         "apiVersion": KSERVE_V1ALPHA1,
@@ -242,7 +257,7 @@ class TestServing:
     @staticmethod
     def _enable_modelmesh(kube: Kube, namespace: str, runtime_outcome: str | None = None) -> str:
         kube.merge_patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {"modelmesh-enabled": "true"}}})
-        create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
+        create(kube, CORE, "secrets", namespace, DATA_CONNECTION)
         runtime = _runtime(namespace, multi_model=True)
         if runtime_outcome:
             runtime["metadata"]["annotations"][OUTCOME] = runtime_outcome
@@ -266,17 +281,18 @@ class TestServing:
     def test_modelmesh_failed_to_load_switch(self, kube: Kube, modelmesh_namespace: str) -> None:
         ns = modelmesh_namespace
         create(kube, KSERVE_V1BETA1, "inferenceservices", ns, _isvc(ns, "ModelMesh", outcome="fail"))
-        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus"), "model status")
+        # the runtime pod comes first ("Waiting for runtime Pod to become available"), then the failed load
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus", {}).get("states", {}).get("activeModelState") == "FailedToLoad", "FailedToLoad", timeout=60)
         status = isvc["status"]["modelStatus"]
-        assert status["states"]["activeModelState"] == "FailedToLoad"
         assert status["lastFailureInfo"]["reason"] == "ModelLoadFailed"
         assert condition(isvc, "Ready") == "False"
 
     def test_modelmesh_missing_storage_key_fails_to_load(self, kube: Kube, modelmesh_namespace: str) -> None:
         ns = modelmesh_namespace
         create(kube, KSERVE_V1BETA1, "inferenceservices", ns, _isvc(ns, "ModelMesh", key="aws-connection-typo"))
-        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus"), "model status")
-        assert "aws-connection-typo" in isvc["status"]["modelStatus"]["lastFailureInfo"]["message"]
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", ns, lambda i: i.get("status", {}).get("modelStatus", {}).get("states", {}).get("activeModelState") == "FailedToLoad", "FailedToLoad", timeout=60)
+        # the puller reads only storage-config: no entry for the key
+        assert "Did not find storage config for key aws-connection-typo" in isvc["status"]["modelStatus"]["lastFailureInfo"]["message"]
 
     def test_runtime_failure_switch_keeps_the_model_loading(self, kube: Kube, namespace: str) -> None:
         ns = self._enable_modelmesh(kube, namespace, runtime_outcome="fail")
@@ -287,19 +303,22 @@ class TestServing:
         assert condition(get(kube, APPS, "deployments", "modelmesh-serving-ovms", ns), "Available") != "True"
 
     def test_raw_deployment_failure_switch(self, kube: Kube, namespace: str) -> None:
-        create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
+        create(kube, CORE, "secrets", namespace, DATA_CONNECTION)
         create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=False))
         create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment", outcome="fail"))
-        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: i.get("status", {}).get("modelStatus"), "model status")
-        assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "FailedToLoad"
+        # KServe Raw: the crash-looping kserve-container sets targetModelState, never activeModelState
+        isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: i.get("status", {}).get("modelStatus", {}).get("states", {}).get("targetModelState") == "FailedToLoad", "FailedToLoad", timeout=60)
+        assert isvc["status"]["modelStatus"]["transitionStatus"] == "BlockedByFailedLoad"
+        assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == ""
         assert condition(isvc, "Ready") == "False"
 
     def test_raw_deployment_gets_ready_with_an_address(self, kube: Kube, namespace: str) -> None:
-        create(kube, CORE, "secrets", namespace, {"metadata": {"name": "aws-connection-mlflow"}, "stringData": {"AWS_S3_BUCKET": "b"}})
+        create(kube, CORE, "secrets", namespace, DATA_CONNECTION)
         create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=False))
         create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment"))
         isvc = await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: condition(i, "Ready") == "True", "Ready", timeout=60)
-        assert isvc["status"]["address"]["url"] == f"http://credit-card-fraud-predictor.{namespace}.svc.cluster.local:8888"
+        # a headed predictor Service on 2.x: port 80; KServe's address names no port
+        assert isvc["status"]["address"]["url"] == f"http://credit-card-fraud-predictor.{namespace}.svc.cluster.local"
         predictor = get(kube, APPS, "deployments", "credit-card-fraud-predictor", namespace)
         assert predictor["spec"]["template"]["spec"]["containers"][0]["args"][0] == "--model_name=credit-card-fraud"
 

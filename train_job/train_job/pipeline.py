@@ -21,7 +21,7 @@ from .evaluation import evaluate
 from .model import INPUT_NAME, OUTPUT_NAME
 from .onnx_export import check_parity, to_onnx
 from .plots import confusion_matrix_figure, precision_recall_figure
-from .sources import redact
+from .sources import redact, with_system_cas
 from .summary import Summary
 from .training import predict, train
 
@@ -36,12 +36,13 @@ class ArtifactStoreError(RuntimeError):
 
 def run(config: TrainConfig) -> Summary:
     """Train, evaluate, export, log and register one model as ``config`` says; return the run's summary."""
-    data = load(config.data, rows=config.rows, seed=config.seed, ca_bundle=config.ca_bundle)
+    ca_bundle = with_system_cas(config.ca_bundle)
+    data = load(config.data, rows=config.rows, seed=config.seed, ca_bundle=ca_bundle)
     parts = split(data, validation_fraction=config.validation_fraction, test_fraction=config.test_fraction,
                   seed=config.seed)
     LOG.info("data %s: %d rows (%.2f%% fraud); train %d, validation %d, test %d", data.source, data.rows,
              100 * data.labels.mean(), parts.train.rows, parts.validation.rows, parts.test.rows)
-    experiment_id = tracking.connect(config.tracking_uri, config.experiment, config.ca_bundle)
+    experiment_id = tracking.connect(config.tracking_uri, config.experiment, ca_bundle)
     client = MlflowClient()
     check_artifact_store(client.get_experiment(experiment_id).artifact_location, config.artifacts_destination)
     params = run_params(config, data, parts)

@@ -20,6 +20,28 @@ S3_ENVIRONMENT = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_ENDPOINT
 """Data-connection variables an ``s3://`` source cannot do without."""
 
 
+def with_system_cas(ca_bundle: str | None, directory: str | None = None) -> str | None:
+    """A CA file trusting ``ca_bundle``'s certificates besides the system's, for clients that take one file.
+
+    The extra CA (e.g. the cluster's service CA for the ODF bucket) must not stop public https sources from
+    verifying; the file is written to ``directory`` (default: the temp folder). None stays None."""
+    if not ca_bundle:
+        return None
+    import ssl  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    system = ssl.get_default_verify_paths().cafile
+    if not system or not os.path.exists(system):
+        import certifi  # noqa: PLC0415
+
+        system = certifi.where()
+    combined = Path(system).read_text() + "\n" + Path(ca_bundle).read_text()
+    handle, path = tempfile.mkstemp(prefix="train-job-ca-", suffix=".pem", dir=directory)
+    with os.fdopen(handle, "w") as output:
+        output.write(combined)
+    return path
+
+
 class SourceError(ValueError):
     """A data source cannot be opened; the message names the (redacted) source and the reason."""
 

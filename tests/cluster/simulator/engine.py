@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,11 @@ class Simulator:
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._listed = threading.Semaphore(0)
+        # Set by simulator.build(): the node's kubelet and image registry, and what starts and stops with run().
+        self.kubelet: Any = None
+        self.registry: Any = None
+        self.before_run: Callable[[], None] = lambda: None
+        self.after_run: Callable[[], None] = lambda: None
 
     def enqueue(self, key: Key, delay: float = 0) -> None:
         """Ask for `key` to be reconciled after `delay` seconds; a delayed request is dropped while
@@ -65,8 +71,9 @@ class Simulator:
             heapq.heappush(self._queue, (time.monotonic() + delay, self._counter, key))
             self._lock.notify()
 
-    def run(self, ready_file: Path | None = None, workers: int = 2) -> None:
-        """Start the watches and workers; mark `ready_file` once every kind was listed; block until stop()."""
+    def run(self, ready_file: Path | None = None, workers: int = 4) -> None:
+        """Start the servers, watches and workers; mark `ready_file` once every kind was listed; block until stop()."""
+        self.before_run()
         for kind in self.kinds:
             threading.Thread(target=self._watch, args=(kind,), daemon=True, name=f"watch-{kind.plural}").start()
         for n in range(workers):
@@ -77,6 +84,7 @@ class Simulator:
             ready_file.touch()
         log.info("simulator ready: %s", ", ".join(k.plural for k in self.kinds))
         self._stop.wait()
+        self.after_run()
 
     def stop(self) -> None:
         """Make run() return."""

@@ -53,6 +53,25 @@ def set_status(kube: Kube, kind: Kind, obj: JSON, status: JSON) -> None:
     kube.merge_patch(kind.path(meta["name"], meta.get("namespace", "")) + "/status", {"status": status})
 
 
+def replace_status(kube: Kube, kind: Kind, obj: JSON, status: JSON) -> None:
+    """Make the status exactly `status` (a controller that rebuilds it each time): a merge patch that also
+    removes what `status` lacks; no write when only timestamps would change."""
+    current = obj.get("status") or {}
+    ignore = {"lastTransitionTime", "lastUpdateTime", "time"}
+    if _contains(current, status, ignore) and _contains(status, current, ignore):
+        return
+    meta = obj["metadata"]
+    kube.merge_patch(kind.path(meta["name"], meta.get("namespace", "")) + "/status", {"status": _diff(current, status)})
+
+
+def _diff(current: Any, wanted: Any) -> Any:
+    if not (isinstance(current, dict) and isinstance(wanted, dict)):
+        return wanted
+    patch = {k: None for k in current if k not in wanted}
+    patch.update({k: _diff(current.get(k), v) for k, v in wanted.items()})
+    return patch
+
+
 def _contains(current: Any, wanted: Any, ignore: set[str]) -> bool:
     if isinstance(wanted, dict):
         return isinstance(current, dict) and all(

@@ -7,15 +7,19 @@
 - Build (roles create them, labelled `buildconfig: <bc>`, since `buildconfigs/instantiate` needs
   openshift-apiserver): New -> Running -> Complete about a second later, with the output pushed to
   the ImageStream named by `spec.output.to` (an ImageStreamTag `<stream>:<tag>`): a new item in
-  that stream's `status.tags`; the BuildConfig's `status.lastVersion` follows. Outcome key `builds`:
-  fail = Failed (DockerBuildFailed); a missing output ImageStream fails it as InvalidOutputReference.
+  that stream's `status.tags`; the BuildConfig's `status.lastVersion` follows. A `Dockerfile` source (the
+  roles' local upload: inline Dockerfile + context ConfigMaps) is built for real into the node's image
+  registry under its content digest (pods/images.py), so its pods run; a git source only gets a digest.
+  Outcome key `builds`: fail = Failed (DockerBuildFailed); a missing output ImageStream fails it as
+  InvalidOutputReference, a COPY of a file the context lacks as DockerBuildFailed.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from ..kube import JSON
+from ..kube import JSON, object_path
+from ..pods.images import context_files
 from .engine import Kind, Simulator
 from .objects import condition, label, now, set_status
 
@@ -98,7 +102,24 @@ def build(sim: Simulator, kind: Kind, namespace: str, name: str, obj: JSON | Non
         message = f"output image stream tag {to.get('name')!r} in {stream_namespace} cannot be pushed to"
         set_status(sim.kube, kind, obj, done | {"phase": "Failed", "reason": "InvalidOutputReference", "message": message})
         return None
-    digest = "sha256:" + hashlib.sha256(obj["metadata"]["uid"].encode()).hexdigest()
+    source = obj["spec"].get("source") or {}
+    if source.get("type") == "Dockerfile" and sim.registry is not None:
+        # A local source: build it for real from the inline Dockerfile and the uploaded context (pods/images.py).
+        maps = {}
+        for ref in source.get("configMaps") or []:
+            found = sim.kube.get(object_path("v1", "configmaps", ref["configMap"]["name"], namespace))
+            if found is None:
+                message = f'configmaps "{ref["configMap"]["name"]}" not found'
+                set_status(sim.kube, kind, obj, done | {"phase": "Failed", "reason": "FetchSourceFailed", "message": message, "logSnippet": message})
+                return None
+            maps[ref["configMap"]["name"]] = found
+        try:
+            digest, _config = sim.registry.build(source.get("dockerfile", ""), context_files(obj["spec"], maps))
+        except ValueError as error:
+            set_status(sim.kube, kind, obj, done | {"phase": "Failed", "reason": "DockerBuildFailed", "message": "Docker build strategy has failed.", "logSnippet": str(error)})
+            return None
+    else:
+        digest = "sha256:" + hashlib.sha256(obj["metadata"]["uid"].encode()).hexdigest()
     reference = f"{REGISTRY}/{stream_namespace}/{stream_name}"
     if stream is not None:
         _push(sim, stream, tag, f"{reference}@{digest}", digest)

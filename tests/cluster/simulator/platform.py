@@ -6,7 +6,7 @@ release that the installed CRD variant stands for (2.25.0 when DataScienceCluste
 
 from __future__ import annotations
 
-from ..kube import JSON, object_path
+from ..kube import JSON, Kube, object_path
 from .engine import CONFIG_MAP, Kind, Simulator
 from .objects import condition, set_status
 
@@ -16,14 +16,35 @@ RELEASE_NAME = "OpenShift AI Self-Managed"
 
 
 def _release(sim: Simulator) -> dict[str, str]:
+    return release(sim.kube)
+
+
+def release(kube: Kube) -> dict[str, str]:
+    """The release the cluster presents: simulator-config `rhoai-version`, else by the CRD variant."""
     namespace, name = CONFIG_MAP
-    config = sim.kube.get(object_path("v1", "configmaps", name, namespace)) or {}
+    config = kube.get(object_path("v1", "configmaps", name, namespace)) or {}
     version = (config.get("data") or {}).get("rhoai-version")
     if not version:
-        crd = sim.kube.get(object_path("apiextensions.k8s.io/v1", "customresourcedefinitions", "datascienceclusters.datasciencecluster.opendatahub.io")) or {}
+        crd = kube.get(object_path("apiextensions.k8s.io/v1", "customresourcedefinitions", "datascienceclusters.datasciencecluster.opendatahub.io")) or {}
         served = {v["name"] for v in crd.get("spec", {}).get("versions", []) if v.get("served")}
         version = "3.0.0" if "v2" in served else "2.25.0"
     return {"name": RELEASE_NAME, "version": version}
+
+
+def release_version(kube: Kube) -> tuple[int, int]:
+    """(major, minor) of the OpenShift AI release the cluster presents."""
+    major, minor, *_ = (release(kube)["version"].split(".") + ["0", "0"])
+    return int(major), int(minor)
+
+
+def rhoai_version(sim: Simulator) -> tuple[int, int]:
+    """(major, minor) of the OpenShift AI release the cluster presents."""
+    return release_version(sim.kube)
+
+
+def rhoai_major(sim: Simulator) -> int:
+    """2 or 3: the OpenShift AI generation the cluster presents."""
+    return rhoai_version(sim)[0]
 
 
 def data_science_cluster(sim: Simulator, kind: Kind, namespace: str, name: str, obj: JSON | None) -> float | None:

@@ -4,9 +4,12 @@ BUCKET_SUBREGION) and a Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), both 
 and owned by it, then phase Bound.
 
 When the Secret kube-system/simulator-s3 exists (see control_plane.set_simulator_s3) the bucket is
-really created in that S3 server and the claim's Secret carries that server's keys; otherwise the keys
-are random and the host is the ODF one (s3.openshift-storage.svc:443). Outcome key
-`objectbucketclaims`: fail = phase Failed, ignore = stays without status (as with no provisioner).
+really created in that S3 server (through its AWS_S3_ENDPOINT, reachable from the host) and the claim's Secret
+carries that server's keys; the ConfigMap names the server's in-cluster address (BUCKET_HOST, BUCKET_PORT of
+that Secret: with a pod network, the control plane's ODF stand-in `s3.openshift-storage.svc` on 443, https with
+a service-CA certificate, as NooBaa's `s3-https` port) or, without those keys, the host and port of
+AWS_S3_ENDPOINT. Without the Secret the keys are random and the host is the ODF one (s3.openshift-storage.svc:443).
+Outcome key `objectbucketclaims`: fail = phase Failed, ignore = stays without status (as with no provisioner).
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ def claim(sim: Simulator, kind: Kind, namespace: str, name: str, obj: JSON | Non
     if backend:
         _create_bucket(backend, bucket)
         endpoint = urllib.parse.urlsplit(backend["AWS_S3_ENDPOINT"])
-        host = endpoint.hostname or ""
-        port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+        host = backend.get("BUCKET_HOST") or endpoint.hostname or ""
+        port = int(backend.get("BUCKET_PORT") or endpoint.port or (443 if endpoint.scheme == "https" else 80))
         region = backend.get("AWS_DEFAULT_REGION", "")
         keys = {"AWS_ACCESS_KEY_ID": backend["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": backend["AWS_SECRET_ACCESS_KEY"]}
     else:

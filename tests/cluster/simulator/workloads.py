@@ -1,14 +1,17 @@
-"""The kubelet's part: pods never run here (no nodes), so their status is written as a kubelet would,
-and the real deployment, replicaset, statefulset and job controllers take it from there
-(Deployment Available, StatefulSet ready, Job Complete or Failed after its backoffLimit).
+"""The scheduler's and the kubelet's part for every pod: bind it to the one node, run it when its images run here
+(pods/kubelet.py, with the real outcome), else write the status a kubelet would; finalise deleted pods. The real
+deployment, replicaset, statefulset and job controllers take it from there (Deployment Available, StatefulSet
+ready, Job Complete or Failed after its backoffLimit).
 
-Outcome (annotation on the pod or any owner up the chain, else simulator-config key named after the
-top owner's plural, e.g. `jobs`, `deployments`, `notebooks`): succeed = Running and Ready (Succeeded
-for run-to-completion pods), fail = not ready in CrashLoopBackOff (Failed, exit code 1, for
-run-to-completion pods), ignore = left Pending. Logs (`k8s_log`), exec and cp need a real kubelet.
+Pods that do not run here follow the outcome switch (annotation on the pod or any owner up the chain, else
+simulator-config key named after the top owner's plural, e.g. `jobs`, `deployments`, `notebooks`): succeed =
+Running and Ready (Succeeded for run-to-completion pods), fail = not ready in CrashLoopBackOff (Failed, exit code
+1, for run-to-completion pods), ignore = left Pending. They have no logs and no exec.
 """
 
 from __future__ import annotations
+
+import threading
 
 from ..kube import JSON
 from .engine import Kind, Simulator
@@ -36,8 +39,26 @@ def owner_chain(sim: Simulator, obj: JSON) -> list[JSON]:
 
 
 def pod(sim: Simulator, kind: Kind, namespace: str, name: str, obj: JSON | None) -> float | None:
-    """Run a pending pod to the status the outcome asks for."""
-    if obj is None or obj["metadata"].get("deletionTimestamp") or (obj.get("status") or {}).get("startTime"):
+    """Bind, run (or simulate) and finalise one pod."""
+    kubelet = sim.kubelet
+    if obj is None:
+        kubelet.forget(namespace, name)
+        return None
+    if obj["metadata"].get("deletionTimestamp"):
+        threading.Thread(target=kubelet.finalize, args=(obj,), daemon=True, name=f"finalize-{name}").start()
+        return None
+    if not obj["spec"].get("nodeName"):
+        kubelet.bind(obj)
+        return None
+    if kubelet.runnable(obj):
+        kubelet.sync(obj)
+        return None
+    return _simulate(sim, kind, namespace, name, obj)
+
+
+def _simulate(sim: Simulator, kind: Kind, namespace: str, name: str, obj: JSON) -> float | None:
+    """Take a pending pod that does not run here to the status the outcome asks for."""
+    if (obj.get("status") or {}).get("startTime"):
         return None
     chain = owner_chain(sim, obj)
     top = chain[-1]
@@ -68,11 +89,12 @@ def pod(sim: Simulator, kind: Kind, namespace: str, name: str, obj: JSON | None)
         phase = "Succeeded" if outcome == "succeed" else "Failed"
     else:
         phase = "Running"
+    address = sim.kubelet.network.pod_address() if sim.kubelet.network else "127.0.0.1"
     status = {
         "phase": phase,
         "startTime": started,
-        "hostIP": "127.0.0.1",
-        "podIP": "127.0.0.1",
+        "hostIP": sim.kubelet.network.gateway if sim.kubelet.network else "127.0.0.1",
+        "podIP": address,
         "conditions": [
             condition("PodScheduled", True),
             condition("Initialized", True),

@@ -1,0 +1,114 @@
+# Copyright: fraud_demo contributors
+# Apache License 2.0 (see the collection's galaxy.yml)
+"""Whether an InferenceService serves its current spec, by the rules upstream writes its status with.
+
+Pure functions over the objects as dicts (the module reads them). Upstream behaviour, as read in source:
+
+- ModelMesh (kserve/modelmesh-serving `controllers/predictor_controller.go`, `pkg/predictor_source/
+  inferenceservice_registry.go`): the status is rebuilt on each change and never carries `observedGeneration`; a
+  first load that failed is `activeModelState: FailedToLoad`; a changed spec loads while the old model keeps
+  serving (`transitionStatus: InProgress`), then `UpToDate`, or `BlockedByFailedLoad` when the new one failed;
+  `InvalidSpec` for a spec it refuses. Its answer to our change is the first status written after it: the
+  object's resourceVersion moved past the one our apply returned.
+- KServe Raw/Standard (kserve `pkg/apis/serving/v1beta1/inference_service_status.go`, opendatahub-io/kserve
+  odh-v3.4): `activeModelState` is only ever `Loaded`; a failed load is `targetModelState: FailedToLoad` with
+  `transitionStatus` `BlockedByFailedLoad` (storage initializer or kserve-container failing, `lastFailureInfo`
+  from its termination message) or `InvalidSpec`; `status.observedGeneration` is the predictor Deployment's, not
+  the InferenceService's. So the spec is served when the predictor Deployment holds it (its pod template's
+  `internal.serving.kserve.io/storage-initializer-sourceuri` is `<scheme-placeholder>://<path>`), the
+  Deployment controller has seen it (observedGeneration >= generation) and its updated replicas are available.
+- URLs: ModelMesh's `components.predictor.restUrl`; KServe's `status.address.url`, except for a headless
+  predictor Service (OpenShift AI 3.x's default), where KServe writes port 8080 whatever the runtime listens on
+  (`createAddress`): there the runtime container's port is the one that answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = dict[str, Any]
+SOURCE_URI = "internal.serving.kserve.io/storage-initializer-sourceuri"
+FAILED_TRANSITIONS = ("BlockedByFailedLoad", "InvalidSpec")
+
+
+def _condition(obj: JSON, kind: str) -> str:
+    for item in (obj.get("status") or {}).get("conditions") or []:
+        if item.get("type") == kind:
+            return str(item.get("status", ""))
+    return ""
+
+
+def _not_true(obj: JSON) -> list[str]:
+    return [
+        f"{c.get('type')}: {c.get('reason') or ''} {c.get('message') or ''}".strip()
+        for c in (obj.get("status") or {}).get("conditions") or []
+        if c.get("status") != "True" and c.get("type") != "Stopped"
+    ]
+
+
+def rollout(deployment: JSON | None) -> JSON:
+    """The predictor Deployment's rollout, as `kubectl rollout status` reads it."""
+    if not deployment:
+        return {"exists": False}
+    spec, status, meta = deployment.get("spec") or {}, deployment.get("status") or {}, deployment.get("metadata") or {}
+    replicas = int(spec.get("replicas", 1))
+    return {
+        "exists": True,
+        "observed": int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 1)),
+        "replicas": replicas,
+        "updated": int(status.get("updatedReplicas", 0)),
+        "available": int(status.get("availableReplicas", 0)),
+        "source_uri": ((spec.get("template") or {}).get("metadata") or {}).get("annotations", {}).get(SOURCE_URI, ""),
+        "conditions": {c.get("type"): c.get("status") for c in status.get("conditions") or []},
+    }
+
+
+def assess(platform: str, isvc: JSON | None, deployment: JSON | None, storage_path: str, applied_version: str = "") -> JSON:
+    """`{state: loaded | failed | progressing, reason, failure, model_state, conditions, rollout}`.
+
+    `applied_version` is the resourceVersion our apply left when it changed the object ("" when it changed
+    nothing): a status older than that is not an answer to this spec yet."""
+    if not isvc:
+        return {"state": "progressing", "reason": "the InferenceService does not exist yet", "failure": {}, "model_state": {}, "conditions": [], "rollout": rollout(deployment)}
+    status = isvc.get("status") or {}
+    model = status.get("modelStatus") or {}
+    states = model.get("states") or {}
+    transition = model.get("transitionStatus", "")
+    failure = model.get("lastFailureInfo") or {}
+    stale = bool(applied_version) and (isvc.get("metadata") or {}).get("resourceVersion") == applied_version
+    ready = _condition(isvc, "Ready") == "True"
+    result = {"failure": failure, "model_state": {"transitionStatus": transition, **states}, "conditions": _not_true(isvc), "rollout": rollout(deployment)}
+    if stale:
+        return result | {"state": "progressing", "reason": "the serving controller has not answered this spec yet"}
+    if platform == "modelmesh":
+        if states.get("activeModelState") == "FailedToLoad" or transition in FAILED_TRANSITIONS:
+            return result | {"state": "failed", "reason": f"ModelMesh could not load it ({transition or states.get('activeModelState')})"}
+        if ready and states.get("activeModelState") == "Loaded" and transition == "UpToDate":
+            return result | {"state": "loaded", "reason": "loaded"}
+        return result | {"state": "progressing", "reason": f"model {states.get('activeModelState') or 'Pending'}, {transition or 'no transition yet'}"}
+    current = result["rollout"]
+    expected_uri = "<scheme-placeholder>://" + storage_path.lstrip("/")
+    holds_spec = current.get("exists") and current["observed"] and (not storage_path or current["source_uri"] == expected_uri)
+    if transition == "InvalidSpec" or (states.get("targetModelState") == "FailedToLoad" and transition == "BlockedByFailedLoad" and holds_spec and current["updated"] >= 1):
+        return result | {"state": "failed", "reason": f"KServe could not load it ({transition})"}
+    if not holds_spec:
+        return result | {"state": "progressing", "reason": "the predictor Deployment does not hold this spec yet"}
+    rolled_out = current["updated"] >= current["replicas"] and current["available"] >= current["replicas"]
+    if ready and rolled_out and transition == "UpToDate" and states.get("activeModelState") == "Loaded":
+        return result | {"state": "loaded", "reason": "loaded"}
+    return result | {
+        "state": "progressing",
+        "reason": f"predictor rollout: {current['updated']} of {current['replicas']} replicas updated, {current['available']} available; model {states.get('targetModelState') or 'Pending'}",
+    }
+
+
+def internal_base_url(platform: str, isvc: JSON | None, service: JSON | None, runtime_port: int | None) -> str:
+    """Where the V2 REST API of the model answers inside the cluster (no trailing slash)."""
+    status = (isvc or {}).get("status") or {}
+    if platform == "modelmesh":
+        return str(((status.get("components") or {}).get("predictor") or {}).get("restUrl", "")).rstrip("/")
+    address = str((status.get("address") or {}).get("url", "")).rstrip("/")
+    if address and service and (service.get("spec") or {}).get("clusterIP") == "None" and address.startswith("http://") and runtime_port:
+        host = address.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+        return f"http://{host}:{runtime_port}"
+    return address

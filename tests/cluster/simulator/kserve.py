@@ -1,0 +1,304 @@
+"""KServe's RawDeployment / Standard mode with OpenShift AI's additions, as read in opendatahub-io/kserve odh-v3.4
+(a2efb39e) and odh-model-controller odh-v3.4 (d0bf7869):
+
+- Deployment `<isvc>-predictor` (pod label `app: isvc.<isvc>-predictor`): the runtime's `kserve-container`
+  (`{{.Name}}` in its args replaced, the model's resources, `/mnt/models` read-only, a TCP readiness probe on
+  its first port when it has none) after the `storage-initializer` init container that KServe's pod webhook
+  adds for `storage: {key, path}`: image `quay.io/opendatahub/kserve-storage-initializer`, args
+  `s3://<bucket>/<path> /mnt/models`, `STORAGE_CONFIG` from `storage-config[<key>]`, and for an entry with
+  `cabundle_configmap` that ConfigMap at `/etc/ssl/custom-certs` (CA_BUNDLE_CONFIGMAP_NAME,
+  CA_BUNDLE_VOLUME_MOUNT_POINT), FallbackToLogsOnError. A key missing from storage-config is refused by the
+  webhook, so no pod is created (PredictorReady False, FailedCreate).
+- Service `<isvc>-predictor`: port `http` 80 -> the container port; headless (ClusterIP None) unless the
+  DataScienceCluster says `rawDeploymentServiceConfig: Headed` (3.x's default is Headless).
+- Status (`PropagateRawStatus`, `PropagateModelStatus`): PredictorReady from the Deployment's Available and
+  Progressing conditions; `modelStatus` from the newest pod: storage-initializer terminated with an error (or in
+  CrashLoopBackOff) -> targetModelState FailedToLoad, transitionStatus BlockedByFailedLoad, lastFailureInfo
+  {reason ModelLoadFailed, message = its termination message, exitCode}; running -> Loading/InProgress;
+  Ready -> Loaded/UpToDate with activeModelState Loaded; kserve-container failing -> FailedToLoad likewise, else
+  Pending. activeModelState is never FailedToLoad (that is ModelMesh's). `observedGeneration` is the
+  Deployment's. IngressReady once the URLs can be made: `url` and `address.url`
+  `http://<isvc>-predictor.<ns>.svc.cluster.local` (address `:8080` for a headless Service, whatever the
+  container port), `https://...:8443` with `security.opendatahub.io/enable-auth`, `url` the Route's with the
+  label `networking.kserve.io/visibility: exposed` (odh-model-controller's Route `<isvc>`: edge, or reencrypt
+  with auth). A named runtime that is missing or does not serve the format -> transitionStatus InvalidSpec,
+  targetModelState FailedToLoad (RuntimeNotRecognized / NoSupportingRuntime).
+- `status.deploymentMode`: `Standard` on 3.4 and later (the defaulting webhook rewrites the RawDeployment
+  annotation there, webhooks.py), `RawDeployment` before.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from ..kube import JSON, object_path
+from .engine import Kind, Simulator
+from .objects import annotation, apply, condition, label, owner_reference, set_status
+from .platform import rhoai_version
+
+DEPLOYMENTS = Kind("apps/v1", "deployments", "Deployment")
+STORAGE_INITIALIZER_IMAGE = "quay.io/opendatahub/kserve-storage-initializer:latest"
+CA_MOUNT = "/etc/ssl/custom-certs"
+HEADLESS_PORT = "8080"
+AUTH_PORT = 8443
+
+
+def _true(obj: JSON, kind: str) -> str:
+    return next((c.get("status", "Unknown") for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), "")
+
+
+def _storage_entry(sim: Simulator, namespace: str, key: str) -> JSON | None:
+    secret = sim.kube.get(object_path("v1", "secrets", "storage-config", namespace)) or {}
+    raw = (secret.get("data") or {}).get(key)
+    return json.loads(base64.b64decode(raw)) if raw else None
+
+
+def _headless(sim: Simulator) -> bool:
+    if rhoai_version(sim)[0] < 3:
+        return False
+    listing = sim.kube.get(object_path("datasciencecluster.opendatahub.io/v2", "datascienceclusters")) or {}
+    for item in listing.get("items") or []:
+        kserve = ((item.get("spec") or {}).get("components") or {}).get("kserve") or {}
+        return kserve.get("rawDeploymentServiceConfig", "Headless") != "Headed"
+    return True
+
+
+def _container(runtime: JSON, isvc: JSON, name: str) -> JSON:
+    source = dict((runtime["spec"].get("containers") or [{}])[0])
+    container = {k: v for k, v in source.items() if k in ("image", "command", "env", "ports", "resources", "readinessProbe", "livenessProbe", "securityContext")}
+    container["name"] = "kserve-container"
+    container["args"] = [a.replace("{{.Name}}", name) for a in source.get("args") or []]
+    model = isvc["spec"]["predictor"].get("model") or {}
+    if model.get("resources"):
+        container["resources"] = model["resources"]
+    container["volumeMounts"] = [{"name": "kserve-provision-location", "mountPath": "/mnt/models", "readOnly": True}]
+    ports = container.get("ports") or []
+    if "readinessProbe" not in container:
+        container["readinessProbe"] = {"tcpSocket": {"port": ports[0]["containerPort"] if ports else 8080}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
+    return container
+
+
+def _init_container(entry: JSON, path: str) -> tuple[JSON, list[JSON]]:
+    env = [{"name": "STORAGE_CONFIG", "valueFrom": {"secretKeyRef": {"name": "storage-config", "key": "__KEY__"}}}]
+    mounts = [{"name": "kserve-provision-location", "mountPath": "/mnt/models"}]
+    volumes = [{"name": "kserve-provision-location", "emptyDir": {}}]
+    if entry.get("cabundle_configmap"):
+        env += [
+            {"name": "AWS_CA_BUNDLE_CONFIGMAP", "value": entry["cabundle_configmap"]},
+            {"name": "CA_BUNDLE_CONFIGMAP_NAME", "value": entry["cabundle_configmap"]},
+            {"name": "CA_BUNDLE_VOLUME_MOUNT_POINT", "value": CA_MOUNT},
+        ]
+        mounts.append({"name": "cabundle-cert", "mountPath": CA_MOUNT, "readOnly": True})
+        volumes.append({"name": "cabundle-cert", "configMap": {"name": entry["cabundle_configmap"]}})
+    container = {
+        "name": "storage-initializer",
+        "image": STORAGE_INITIALIZER_IMAGE,
+        "args": [f"{entry.get('type', 's3')}://{entry.get('bucket', '')}/{path.lstrip('/')}", "/mnt/models"],
+        "env": env,
+        "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": mounts,
+    }
+    return container, volumes
+
+
+def _predictor_ready(deployment: JSON | None) -> tuple[str, str, str]:
+    """(status, reason, message) of PredictorReady from the Deployment's conditions (PropagateRawStatus)."""
+    if not deployment:
+        return "False", "", ""
+    conditions = {c["type"]: c for c in (deployment.get("status") or {}).get("conditions") or []}
+    state: tuple[str, str, str] = ("False", "", "")
+    available = conditions.get("Available")
+    if available and available["status"] == "True":
+        state = ("True", available.get("reason", ""), available.get("message", ""))
+    progressing = conditions.get("Progressing")
+    if progressing:
+        if progressing["status"] == "False" and progressing.get("message"):
+            state = ("False", progressing.get("reason", ""), progressing["message"])
+        elif progressing["status"] == "True" and progressing.get("reason") == "NewReplicaSetAvailable":
+            state = ("True", progressing["reason"], progressing.get("message", ""))
+        elif progressing["status"] == "True" and state[0] != "True":
+            state = ("Unknown", progressing.get("reason", ""), progressing.get("message", ""))
+    if available and available["status"] == "False":
+        state = ("False", available.get("reason", ""), available.get("message", ""))
+    failure = conditions.get("ReplicaFailure")
+    if failure and failure["status"] == "True":
+        state = ("False", failure.get("reason", ""), failure.get("message", ""))
+    return state
+
+
+def _model_status(pods: list[JSON], ready: bool, previous: JSON) -> JSON:
+    """PropagateModelStatus for the newest predictor pod."""
+    status = {"transitionStatus": previous.get("transitionStatus", ""), "states": dict(previous.get("states") or {"activeModelState": ""})}
+    if previous.get("lastFailureInfo"):
+        status["lastFailureInfo"] = previous["lastFailureInfo"]
+    ready_pods = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running" and _true(p, "Ready") == "True")
+    status["copies"] = {"failedCopies": 0, "totalCopies": ready_pods}
+
+    def update(state: str, failure: JSON | None = None) -> JSON:
+        status["states"]["targetModelState"] = state
+        status["transitionStatus"] = {"Pending": "InProgress", "Loading": "InProgress", "Loaded": "UpToDate", "FailedToLoad": "BlockedByFailedLoad"}[state]
+        if state == "Loaded":
+            status["states"]["activeModelState"] = "Loaded"
+        if failure:
+            status["lastFailureInfo"] = failure
+        return status
+
+    if not pods:
+        return update("Pending")
+    pod_status = pods[0].get("status") or {}
+
+    def failure(cs: JSON) -> JSON | None:
+        state = cs.get("state") or {}
+        if (state.get("terminated") or {}).get("reason") == "Error":
+            done = state["terminated"]
+        elif (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+            done = (cs.get("lastState") or {}).get("terminated") or {}
+        else:
+            return None
+        return {"reason": "ModelLoadFailed", "message": done.get("message", ""), "exitCode": done.get("exitCode", 0)}
+
+    for cs in pod_status.get("initContainerStatuses") or []:
+        if cs["name"] == "storage-initializer":
+            if "running" in (cs.get("state") or {}):
+                if (cs.get("lastState") or {}).get("terminated"):
+                    return previous or update("Loading")
+                return update("Loading")
+            found = failure(cs)
+            if found:
+                return update("FailedToLoad", {k: v for k, v in found.items() if v or k == "message"})
+    if ready:
+        return update("Loaded")
+    for cs in pod_status.get("containerStatuses") or []:
+        if cs["name"] == "kserve-container":
+            found = failure(cs)
+            return update("FailedToLoad", found) if found else update("Pending")
+    return status
+
+
+def reconcile(sim: Simulator, kind: Kind, obj: JSON, namespace: str, name: str, runtime: JSON | None) -> float | None:
+    """One pass of KServe's InferenceService controller in Raw/Standard mode."""
+    model = obj["spec"]["predictor"].get("model") or {}
+    previous = (obj.get("status") or {}).get("modelStatus") or {}
+    major, minor = rhoai_version(sim)
+    mode = "Standard" if (major, minor) >= (3, 4) else "RawDeployment"
+    auth = annotation(obj, "security.opendatahub.io/enable-auth") == "true"
+    base: JSON = {"deploymentMode": (obj.get("status") or {}).get("deploymentMode") or mode}
+
+    def invalid(reason: str, message: str) -> None:
+        states = dict(previous.get("states") or {"activeModelState": ""})
+        states["targetModelState"] = "FailedToLoad"
+        status = base | {
+            "conditions": [condition("PredictorReady", False, reason, message), condition("IngressReady", False), condition("Ready", False, reason, message)],
+            "modelStatus": {"transitionStatus": "InvalidSpec", "states": states, "lastFailureInfo": {"reason": reason, "message": message}},
+        }
+        set_status(sim.kube, kind, obj, status)
+
+    if runtime is None:
+        invalid("RuntimeNotRecognized", "Waiting for runtime to become available")
+        return 5
+    fmt = (model.get("modelFormat") or {}).get("name", "")
+    if fmt not in {f["name"] for f in runtime["spec"].get("supportedModelFormats") or []}:
+        invalid("NoSupportingRuntime", f"Specified runtime does not support specified framework/version: {fmt}")
+        return None
+    storage = model.get("storage") or {}
+    entry = _storage_entry(sim, namespace, storage.get("key", "")) if storage.get("key") else {}
+    if entry is None:
+        message = (
+            'admission webhook "inferenceservice.kserve-webhook-server.pod-mutator" denied the request: '
+            f"specified storage key {storage.get('key')} not found in storage secret storage-config"
+        )
+        status = base | {
+            "conditions": [condition("PredictorReady", False, "FailedCreate", message), condition("IngressReady", False), condition("Ready", False, "FailedCreate", message)],
+            "modelStatus": {"transitionStatus": "InProgress", "states": {"activeModelState": "", "targetModelState": "Pending"}},
+        }
+        set_status(sim.kube, kind, obj, status)
+        return 3  # storage-config may be written in a moment
+    labels = {"app": f"isvc.{name}-predictor", "serving.kserve.io/inferenceservice": name, "component": "predictor"}
+    container = _container(runtime, obj, name)
+    pod_spec: JSON = {"containers": [container]}
+    if storage.get("key"):
+        init, volumes = _init_container(entry, storage.get("path", ""))
+        init["env"][0]["valueFrom"]["secretKeyRef"]["key"] = storage["key"]
+        pod_spec |= {"initContainers": [init], "volumes": volumes}
+    else:
+        pod_spec["volumes"] = [{"name": "kserve-provision-location", "emptyDir": {}}]
+    if obj["spec"]["predictor"].get("serviceAccountName"):
+        pod_spec["serviceAccountName"] = obj["spec"]["predictor"]["serviceAccountName"]
+    source_uri = f"<scheme-placeholder>://{storage.get('path', '').lstrip('/')}"
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{name}-predictor", "namespace": namespace, "labels": labels, "ownerReferences": [owner_reference(obj)]},
+        "spec": {
+            "replicas": int(obj["spec"]["predictor"].get("minReplicas") or 1),
+            "selector": {"matchLabels": {"app": labels["app"]}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": source_uri, "serving.kserve.io/deploymentMode": mode}},
+                "spec": pod_spec,
+            },
+        },
+    }
+    apply(sim.kube, deployment, DEPLOYMENTS.plural)
+    target_port = (container.get("ports") or [{"containerPort": 8080}])[0]["containerPort"]
+    ports = [{"name": "https", "port": AUTH_PORT, "targetPort": "https", "protocol": "TCP"}] if auth else [{"name": "http", "port": 80, "targetPort": target_port, "protocol": "TCP"}]
+    headless = _headless(sim)
+    service_spec: JSON = {"selector": {"app": labels["app"]}, "ports": ports}
+    if headless:
+        service_spec["clusterIP"] = "None"
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"{name}-predictor", "namespace": namespace, "labels": labels, "ownerReferences": [owner_reference(obj)], "annotations": {"service.beta.openshift.io/serving-cert-secret-name": f"{name}-predictor-serving-cert"}},
+        "spec": service_spec,
+    }
+    if sim.kube.get(object_path("v1", "services", f"{name}-predictor", namespace)) is None:
+        apply(sim.kube, service, "services")
+    host = f"{name}-predictor.{namespace}.svc.cluster.local"
+    url = f"https://{host}:{AUTH_PORT}" if auth else f"http://{host}"
+    address = url if auth else f"http://{host}" + (f":{HEADLESS_PORT}" if headless else "")
+    ingress_ready = True
+    if label(obj, "networking.kserve.io/visibility") == "exposed":
+        route = {
+            "apiVersion": "route.openshift.io/v1",
+            "kind": "Route",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"inferenceservice-name": name}, "ownerReferences": [owner_reference(obj)]},
+            "spec": {
+                "to": {"kind": "Service", "name": f"{name}-predictor", "weight": 100},
+                "port": {"targetPort": "https" if auth else "http"},
+                "tls": {"termination": "reencrypt" if auth else "edge", "insecureEdgeTerminationPolicy": "Redirect"},
+                "wildcardPolicy": "None",
+            },
+        }
+        apply(sim.kube, route, "routes")
+        current = sim.kube.get(object_path("route.openshift.io/v1", "routes", name, namespace)) or {}
+        admitted = any(c["type"] == "Admitted" and c["status"] == "True" for i in (current.get("status") or {}).get("ingress") or [] for c in i.get("conditions") or [])
+        ingress_ready = admitted
+        url = f"https://{current['spec']['host']}" if admitted else url
+    live = sim.kube.get(DEPLOYMENTS.path(f"{name}-predictor", namespace))
+    predictor = _predictor_ready(live)
+    query = {"labelSelector": f"app={labels['app']}"}
+    pods = (sim.kube.request("GET", object_path("v1", "pods", namespace=namespace), query=query) or {}).get("items") or []
+    pods.sort(key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+    ingress_state = "True" if ingress_ready else "False"
+    ready = predictor[0] == "True" and ingress_ready
+    conditions = [
+        {"type": "PredictorReady", "status": predictor[0], "reason": predictor[1] or ("" if predictor[0] == "True" else "PredictorNotReady"), "message": predictor[2]},
+        {"type": "IngressReady", "status": ingress_state},
+        {"type": "Ready", "status": "True" if ready else ("Unknown" if predictor[0] == "Unknown" else "False"), "reason": "" if ready else (predictor[1] or "PredictorNotReady"), "message": "" if ready else predictor[2]},
+        {"type": "Stopped", "status": "False"},
+    ]
+    status = base | {
+        "conditions": [{**c, "lastTransitionTime": condition(c["type"], True)["lastTransitionTime"]} for c in conditions],
+        "modelStatus": _model_status(pods, ready, previous),
+        "address": {"url": address},
+        "url": url,
+    }
+    if ready:
+        status["components"] = {"predictor": {"url": f"http://{name}-predictor-{namespace}.example.com"}}
+    generation = ((live or {}).get("status") or {}).get("observedGeneration")
+    if generation:
+        status["observedGeneration"] = generation
+    set_status(sim.kube, kind, obj, status)
+    return 1 if not ready or status["modelStatus"]["transitionStatus"] != "UpToDate" else 10

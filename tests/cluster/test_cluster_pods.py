@@ -1,0 +1,300 @@
+"""The test cluster does what a node and OpenShift do for the pods that run here (pods/, simulator/): processes in
+their own network and mount namespaces as the namespace's user, env and volumes from the API, exit codes and
+termination messages, probes, logs through the API server, Services and DNS, the service CA, ODF's S3 over https,
+the router, image builds, storage-config, KServe's storage initializer and OpenVINO loads, admission webhooks."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import secrets
+import socket
+import ssl
+import time
+from typing import Any
+
+import boto3
+import pytest
+from support.onnx_models import logistic_model
+
+from . import network
+from .control_plane import use_rhoai
+from .kube import JSON, Kube, KubeError, object_path
+from .polling import wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.skipif(bool(network.available()), reason=network.available() or "pods run")]
+
+PYTHON_IMAGE = "quay.io/opendatahub/kserve-storage-initializer:latest"  # runs the platform env: python3 + boto3
+OVMS_IMAGE = "quay.io/modh/openvino_model_server@sha256:" + "5" * 64
+CORE, APPS, BATCH = "v1", "apps/v1", "batch/v1"
+
+
+def pod(name: str, command: list[str], *, image: str = PYTHON_IMAGE, restart: str = "Never", **extra: Any) -> JSON:
+    container = {"name": "main", "image": image, "command": command, **extra.pop("container", {})}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"restartPolicy": restart, "automountServiceAccountToken": False, "containers": [container], **extra}}
+
+
+def python(code: str) -> list[str]:
+    return ["python3", "-c", code]
+
+
+def run(kube: Kube, namespace: str, obj: JSON, timeout: float = 90) -> JSON:
+    """Create a run-to-completion pod and wait until it ended; return it."""
+    kube.request("POST", object_path(CORE, "pods", namespace=namespace), obj)
+    path = object_path(CORE, "pods", obj["metadata"]["name"], namespace)
+    return wait_for(f"pod {obj['metadata']['name']} ended", lambda: (p := kube.get(path)) and p.get("status", {}).get("phase") in ("Succeeded", "Failed") and p, timeout)
+
+
+def log(kube: Kube, namespace: str, name: str, container: str = "main") -> str:
+    return kube.text(object_path(CORE, "pods", name, namespace) + "/log", {"container": container})
+
+
+def terminated(obj: JSON, init: bool = False) -> JSON:
+    return obj["status"]["initContainerStatuses" if init else "containerStatuses"][0]["state"]["terminated"]
+
+
+def odf(kube: Kube) -> dict[str, str]:
+    """The admin keys and host endpoint of the cluster's ODF S3 stand-in."""
+    secret = kube.get(object_path(CORE, "secrets", "simulator-s3", "kube-system")) or {}
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+def s3_client(kube: Kube) -> Any:
+    values = odf(kube)
+    return boto3.client("s3", endpoint_url=values["AWS_S3_ENDPOINT"], aws_access_key_id=values["AWS_ACCESS_KEY_ID"], aws_secret_access_key=values["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+
+
+class TestPods:
+    def test_a_pod_sees_its_env_volumes_user_and_network_as_on_a_node(self, kube: Kube, namespace: str) -> None:
+        kube.request("POST", object_path(CORE, "configmaps", namespace=namespace), {"metadata": {"name": "settings"}, "data": {"greeting": "hello", "file.txt": "from a configmap"}})
+        token = secrets.token_hex(8)
+        kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "keys"}, "stringData": {"TOKEN": token}})
+        code = (
+            "import json, os, socket\n"
+            "report = {'uid': os.getuid(), 'gid': os.getgid(), 'env': {k: os.environ.get(k) for k in ('TOKEN', 'GREETING', 'WHO', 'POD', 'KUBERNETES_SERVICE_HOST')},\n"
+            "  'file': open('/etc/settings/file.txt').read(), 'hostname': socket.gethostname(), 'ip': socket.gethostbyname(socket.gethostname())}\n"
+            "try:\n  open('/etc/settings/new', 'w')\nexcept OSError as e:\n  report['readonly'] = e.strerror\n"
+            "open('/scratch/out', 'w').write('ok')\nprint(json.dumps(report))\n"
+        )
+        spec = pod(
+            "sees",
+            python(code),
+            container={
+                "envFrom": [{"secretRef": {"name": "keys"}}],
+                "env": [
+                    {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "greeting"}}},
+                    {"name": "WHO", "value": "$(GREETING) world"},
+                    {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                ],
+                "volumeMounts": [{"name": "settings", "mountPath": "/etc/settings", "readOnly": True}, {"name": "scratch", "mountPath": "/scratch"}],
+            },
+            volumes=[{"name": "settings", "configMap": {"name": "settings"}}, {"name": "scratch", "emptyDir": {}}],
+        )
+        done = run(kube, namespace, spec)
+        assert done["status"]["phase"] == "Succeeded", log(kube, namespace, "sees")
+        report = json.loads(log(kube, namespace, "sees").strip().splitlines()[-1])
+        # OpenShift's restricted SCC: a UID of the namespace's range, group 0
+        assert report["uid"] >= 1000000000 and report["gid"] == 0
+        assert report["env"] == {"TOKEN": token, "GREETING": "hello", "WHO": "hello world", "POD": "sees", "KUBERNETES_SERVICE_HOST": report["env"]["KUBERNETES_SERVICE_HOST"]}
+        assert report["env"]["KUBERNETES_SERVICE_HOST"].startswith("100.")
+        assert report["file"] == "from a configmap" and report["readonly"] == "Read-only file system"
+        assert report["hostname"] == "sees" and report["ip"] == done["status"]["podIP"]
+
+    def test_a_missing_secret_is_a_create_container_config_error(self, kube: Kube, namespace: str) -> None:
+        kube.request("POST", object_path(CORE, "pods", namespace=namespace), pod("nokeys", python("pass"), container={"envFrom": [{"secretRef": {"name": "absent"}}]}))
+        waiting = wait_for("waiting reason", lambda: ((kube.get(object_path(CORE, "pods", "nokeys", namespace)) or {}).get("status", {}).get("containerStatuses") or [{}])[0].get("state", {}).get("waiting"))
+        assert waiting == {"reason": "CreateContainerConfigError", "message": 'secret "absent" not found'}
+
+    def test_exit_code_and_termination_message_with_fallback_to_logs(self, kube: Kube, namespace: str) -> None:
+        explicit = run(kube, namespace, pod("says", ["/bin/sh", "-c", "echo summary > /dev/termination-log; exit 0"]))
+        assert terminated(explicit) | {"startedAt": "", "finishedAt": "", "containerID": ""} == {"exitCode": 0, "reason": "Completed", "message": "summary\n", "startedAt": "", "finishedAt": "", "containerID": ""}
+        failed = run(kube, namespace, pod("fails", ["/bin/sh", "-c", "echo first; echo the reason >&2; exit 3"], container={"terminationMessagePolicy": "FallbackToLogsOnError"}))
+        assert failed["status"]["phase"] == "Failed"
+        assert terminated(failed)["exitCode"] == 3 and terminated(failed)["message"] == "first\nthe reason"
+        silent = run(kube, namespace, pod("silent", ["/bin/sh", "-c", "echo not kept; exit 1"]))
+        assert "message" not in terminated(silent)  # terminationMessagePolicy File: only /dev/termination-log counts
+
+    def test_job_fails_on_the_real_exit_code(self, kube: Kube, namespace: str) -> None:
+        job = {"apiVersion": BATCH, "kind": "Job", "metadata": {"name": "exits"}, "spec": {"backoffLimit": 0, "template": {"spec": pod("x", ["/bin/sh", "-c", "exit 2"])["spec"]}}}
+        kube.request("POST", object_path(BATCH, "jobs", namespace=namespace), job)
+        failed = wait_for("job failed", lambda: (j := kube.get(object_path(BATCH, "jobs", "exits", namespace))) and any(c["type"] == "Failed" and c["status"] == "True" for c in (j.get("status") or {}).get("conditions") or []) and j, 90)
+        assert failed["status"]["failed"] == 1
+
+    def test_deployment_is_available_only_when_its_probe_passes_and_its_service_answers(self, kube: Kube, namespace: str) -> None:
+        labels = {"app": "web"}
+        server = python("import time, http.server; time.sleep(3); http.server.ThreadingHTTPServer(('0.0.0.0', 8080), http.server.SimpleHTTPRequestHandler).serve_forever()")
+        container = {"name": "web", "image": PYTHON_IMAGE, "command": server, "ports": [{"name": "http", "containerPort": 8080}], "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}}
+        deployment = {"apiVersion": APPS, "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {"automountServiceAccountToken": False, "containers": [container]}}}}
+        kube.request("POST", object_path(APPS, "deployments", namespace=namespace), deployment)
+        kube.request("POST", object_path(CORE, "services", namespace=namespace), {"metadata": {"name": "web"}, "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
+        started = time.monotonic()
+        wait_for("Available", lambda: any(c["type"] == "Available" and c["status"] == "True" for c in ((kube.get(object_path(APPS, "deployments", "web", namespace)) or {}).get("status") or {}).get("conditions") or []), 90)
+        assert time.monotonic() - started >= 3  # not before the server listened
+        code = "import urllib.request; print(urllib.request.urlopen('http://web/', timeout=5).status, urllib.request.urlopen(f'http://web.{__import__(\"os\").environ[\"NS\"]}.svc.cluster.local/', timeout=5).status)"
+        client = run(kube, namespace, pod("client", python(code), container={"env": [{"name": "NS", "value": namespace}]}))
+        assert log(kube, namespace, "client").strip() == "200 200"
+        assert client["status"]["phase"] == "Succeeded"
+
+    def test_cluster_names_do_not_resolve_from_the_controller(self, kube: Kube) -> None:
+        service = kube.get(object_path(CORE, "services", "s3", "openshift-storage")) or {}
+        assert service["spec"]["clusterIP"].startswith("100.")
+        with pytest.raises(OSError):
+            socket.getaddrinfo("s3.openshift-storage.svc.cluster.local", 443)
+
+
+class TestServiceCA:
+    def test_every_namespace_gets_the_service_ca_and_annotated_configmaps_get_it_injected(self, kube: Kube, namespace: str) -> None:
+        published = wait_for("openshift-service-ca.crt", lambda: kube.get(object_path(CORE, "configmaps", "openshift-service-ca.crt", namespace)))
+        ca = published["data"]["service-ca.crt"]
+        assert ca.startswith("-----BEGIN CERTIFICATE-----")
+        kube.request("POST", object_path(CORE, "configmaps", namespace=namespace), {"metadata": {"name": "mine", "annotations": {"service.beta.openshift.io/inject-cabundle": "true"}}, "data": {"other": "dropped"}})
+        injected = wait_for("injected", lambda: (c := kube.get(object_path(CORE, "configmaps", "mine", namespace))) and "service-ca.crt" in (c.get("data") or {}) and c)
+        assert injected["data"] == {"service-ca.crt": ca}  # the injector replaces data as a whole
+
+    def test_a_pod_trusts_odf_only_with_the_service_ca(self, kube: Kube, namespace: str) -> None:
+        code = (
+            "import ssl, urllib.request, urllib.error\n"
+            "for ca in (None, '/ca/service-ca.crt'):\n"
+            "  try:\n    urllib.request.urlopen('https://s3.openshift-storage.svc/', context=ssl.create_default_context(cafile=ca), timeout=5)\n"
+            "  except urllib.error.HTTPError as e:\n    print(ca, 'HTTP', e.code)\n"
+            "  except urllib.error.URLError as e:\n    print(ca, 'TLS', e.reason)\n"
+        )
+        run(kube, namespace, pod("tls", python(code), container={"volumeMounts": [{"name": "ca", "mountPath": "/ca"}]}, volumes=[{"name": "ca", "configMap": {"name": "openshift-service-ca.crt"}}]))
+        lines = log(kube, namespace, "tls").strip().splitlines()
+        assert "CERTIFICATE_VERIFY_FAILED" in lines[0]  # the system CAs do not know the service CA
+        assert lines[1] == "/ca/service-ca.crt HTTP 403"  # TLS verified; SeaweedFS refuses the anonymous request
+
+    def test_serving_certificate_secret_for_an_annotated_service(self, kube: Kube, namespace: str) -> None:
+        kube.request("POST", object_path(CORE, "services", namespace=namespace), {"metadata": {"name": "api", "annotations": {"service.beta.openshift.io/serving-cert-secret-name": "api-tls"}}, "spec": {"ports": [{"port": 443}]}})
+        secret = wait_for("serving cert", lambda: kube.get(object_path(CORE, "secrets", "api-tls", namespace)))
+        assert secret["type"] == "kubernetes.io/tls"
+        from cryptography import x509
+
+        cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+        assert names == [f"api.{namespace}.svc", f"api.{namespace}.svc.cluster.local"]
+
+
+class TestRouter:
+    def test_an_admitted_route_answers_over_edge_tls_signed_by_the_ingress_ca(self, kube: Kube, namespace: str, cluster: Any) -> None:
+        labels = {"app": "echo"}
+        container = {"name": "echo", "image": PYTHON_IMAGE, "command": python("import http.server; http.server.ThreadingHTTPServer(('0.0.0.0', 8080), http.server.SimpleHTTPRequestHandler).serve_forever()"), "ports": [{"name": "http", "containerPort": 8080}], "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}
+        kube.request("POST", object_path(CORE, "pods", namespace=namespace), {"metadata": {"name": "echo", "labels": labels}, "spec": {"automountServiceAccountToken": False, "containers": [container]}})
+        kube.request("POST", object_path(CORE, "services", namespace=namespace), {"metadata": {"name": "echo"}, "spec": {"selector": labels, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}})
+        kube.request("POST", object_path("route.openshift.io/v1", "routes", namespace=namespace), {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "echo"}, "spec": {"to": {"kind": "Service", "name": "echo"}, "port": {"targetPort": "http"}, "tls": {"termination": "edge"}}})
+        route = wait_for("admitted", lambda: (r := kube.get(object_path("route.openshift.io/v1", "routes", "echo", namespace))) and (r.get("status") or {}).get("ingress") and r)
+        host = route["spec"]["host"]
+        ingress = kube.get(object_path(CORE, "configmaps", "default-ingress-cert", "openshift-config-managed")) or {}
+        context = ssl.create_default_context(cadata=ingress["data"]["ca-bundle.crt"])
+        router = _router(kube)
+
+        def answer() -> str:
+            with socket.create_connection((router, 443), timeout=5) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+                tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                return tls.recv(100).decode(errors="replace")
+
+        assert wait_for("answer through the route", lambda: answer().startswith("HTTP/1.0 200") or answer().startswith("HTTP/1.1 200"), 60)
+
+
+def _router(kube: Kube) -> str:
+    service = kube.get(object_path(CORE, "services", "s3", "openshift-storage")) or {}
+    prefix = ".".join(service["spec"]["clusterIP"].split(".")[:2])
+    return f"{prefix}.200.1"
+
+
+class TestImages:
+    def test_a_local_build_becomes_an_image_that_runs_its_entrypoint(self, kube: Kube, namespace: str) -> None:
+        dockerfile = 'FROM registry.access.redhat.com/ubi9/python-312:latest\nLABEL name="fraud-app"\nWORKDIR /opt/app-root/src\nCOPY hello.py ./\nENV GREETING=built\nCMD ["python", "hello.py"]\n'
+        kube.request("POST", object_path(CORE, "configmaps", namespace=namespace), {"metadata": {"name": "src"}, "data": {"hello.py": "import os; print(os.environ['GREETING'], os.getcwd())\n"}})
+        kube.request("POST", object_path("image.openshift.io/v1", "imagestreams", namespace=namespace), {"apiVersion": "image.openshift.io/v1", "kind": "ImageStream", "metadata": {"name": "hello"}, "spec": {}})
+        build = {"apiVersion": "build.openshift.io/v1", "kind": "Build", "metadata": {"name": "hello-1"}, "spec": {"source": {"type": "Dockerfile", "dockerfile": dockerfile, "configMaps": [{"configMap": {"name": "src"}}]}, "strategy": {"type": "Docker", "dockerStrategy": {}}, "output": {"to": {"kind": "ImageStreamTag", "name": "hello:latest"}}}}
+        kube.request("POST", object_path("build.openshift.io/v1", "builds", namespace=namespace), build)
+        done = wait_for("build complete", lambda: (b := kube.get(object_path("build.openshift.io/v1", "builds", "hello-1", namespace))) and (b.get("status") or {}).get("phase") == "Complete" and b, 60)
+        image = done["status"]["outputDockerImageReference"].rsplit(":", 1)[0] + "@" + done["status"]["output"]["to"]["imageDigest"]
+        ran = run(kube, namespace, pod("hello", [], image=image))
+        assert ran["status"]["phase"] == "Succeeded", log(kube, namespace, "hello")
+        assert log(kube, namespace, "hello").strip() == "built /opt/app-root/src"
+        unknown = image.rsplit("@", 1)[0] + "@sha256:" + "0" * 64
+        kube.request("POST", object_path(CORE, "pods", namespace=namespace), pod("missing", [], image=unknown))
+        waiting = wait_for("ErrImagePull", lambda: ((kube.get(object_path(CORE, "pods", "missing", namespace)) or {}).get("status", {}).get("containerStatuses") or [{}])[0].get("state", {}).get("waiting"))
+        assert waiting["reason"] == "ErrImagePull"
+
+
+class TestOpenShiftAI:
+    def test_storage_config_is_built_from_the_data_connections_as_odh_model_controller_does(self, kube: Kube, namespace: str) -> None:
+        labels = {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"}
+        for name, endpoint in (("aws-connection-http", "http://s3.openshift-storage.svc"), ("aws-connection-https", "https://s3.openshift-storage.svc")):
+            kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": name, "labels": labels, "annotations": {"opendatahub.io/connection-type": "s3"}}, "stringData": {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_S3_ENDPOINT": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_S3_BUCKET": "bucket"}})
+        config = wait_for("storage-config", lambda: (s := kube.get(object_path(CORE, "secrets", "storage-config", namespace))) and len(s.get("data") or {}) == 2 and s)
+        entries = {k: json.loads(base64.b64decode(v)) for k, v in config["data"].items()}
+        assert entries["aws-connection-http"] == {"access_key_id": "a", "bucket": "bucket", "default_bucket": "bucket", "endpoint_url": "http://s3.openshift-storage.svc", "region": "us-east-1", "secret_access_key": "b", "type": "s3"}
+        # 2.x: no `certificate` without a DSCI custom CA bundle: ModelMesh's puller then uses system CAs only
+        assert "certificate" not in entries["aws-connection-https"]
+        assert entries["aws-connection-https"]["cabundle_configmap"] == "odh-kserve-custom-ca-bundle"
+        bundle = kube.get(object_path(CORE, "configmaps", "odh-kserve-custom-ca-bundle", namespace)) or {}
+        service_ca = (kube.get(object_path(CORE, "configmaps", "openshift-service-ca.crt", namespace)) or {})["data"]["service-ca.crt"]
+        assert service_ca.strip() in bundle["data"]["cabundle.crt"]
+
+    def test_kserve_storage_initializer_and_openvino_load_or_fail_as_upstream(self, kube: Kube, namespace: str) -> None:
+        """A real download with kserve-storage over https (the KServe CA bundle) and a real OpenVINO load."""
+        values = odf(kube)
+        client = s3_client(kube)
+        bucket = f"b-{namespace}"
+        client.create_bucket(Bucket=bucket)
+        buffer = io.BytesIO(logistic_model().SerializeToString())
+        client.upload_fileobj(buffer, bucket, "good/1/model.onnx")
+        client.put_object(Bucket=bucket, Key="corrupt/1/model.onnx", Body=b"not an onnx model")
+        labels = {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"}
+        kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "conn", "labels": labels, "annotations": {"opendatahub.io/connection-type": "s3"}}, "stringData": {"AWS_ACCESS_KEY_ID": values["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": values["AWS_SECRET_ACCESS_KEY"], "AWS_S3_ENDPOINT": "https://s3.openshift-storage.svc", "AWS_DEFAULT_REGION": "us-east-1", "AWS_S3_BUCKET": bucket}})
+        runtime = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": "ovms"}, "spec": {"multiModel": False, "supportedModelFormats": [{"name": "onnx", "version": "1"}], "containers": [{"name": "kserve-container", "image": OVMS_IMAGE, "args": ["--model_name={{.Name}}", "--port=8001", "--rest_port=8888", "--model_path=/mnt/models"], "ports": [{"containerPort": 8888, "protocol": "TCP"}]}]}}
+        kube.request("POST", object_path("serving.kserve.io/v1alpha1", "servingruntimes", namespace=namespace), runtime)
+        for name, path in (("good", "good"), ("empty", "nothing-there"), ("corrupt", "corrupt")):
+            isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": name, "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}}, "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx", "version": "1"}, "runtime": "ovms", "storage": {"key": "conn", "path": path}}}}}
+            kube.request("POST", object_path("serving.kserve.io/v1beta1", "inferenceservices", namespace=namespace), isvc)
+
+        def model_status(name: str) -> JSON:
+            return ((kube.get(object_path("serving.kserve.io/v1beta1", "inferenceservices", name, namespace)) or {}).get("status") or {}).get("modelStatus") or {}
+
+        try:
+            loaded = wait_for("good loaded", lambda: (m := model_status("good")).get("states", {}).get("activeModelState") == "Loaded" and m, 120)
+        except TimeoutError:
+            pods = (kube.get(object_path(CORE, "pods", namespace=namespace)) or {}).get("items") or []
+            raise AssertionError(json.dumps([model_status("good"), [(p["metadata"]["name"], p.get("status")) for p in pods]])) from None
+        assert loaded["transitionStatus"] == "UpToDate"
+        empty = wait_for("empty failed", lambda: (m := model_status("empty")).get("states", {}).get("targetModelState") == "FailedToLoad" and m, 120)
+        assert empty["transitionStatus"] == "BlockedByFailedLoad" and empty["states"]["activeModelState"] == ""
+        assert "Storage initialization failed: Failed to fetch model. No model found in nothing-there." in empty["lastFailureInfo"]["message"]
+        corrupt = wait_for("corrupt failed", lambda: (m := model_status("corrupt")).get("states", {}).get("targetModelState") == "FailedToLoad" and m, 180)
+        assert corrupt["lastFailureInfo"]["reason"] == "ModelLoadFailed" and corrupt["lastFailureInfo"]["exitCode"] == 1
+        score = "import json, urllib.request; r = urllib.request.Request('http://good-predictor:80/v2/models/good/infer', json.dumps({'inputs': [{'name': 'dense_input', 'shape': [1, 7], 'datatype': 'FP32', 'data': [300, 100, 20, 0, 0, 0, 1]}]}).encode(), {'Content-Type': 'application/json'}); print(json.load(urllib.request.urlopen(r, timeout=10))['outputs'][0]['data'])"
+        headless = (kube.get(object_path(CORE, "services", "good-predictor", namespace)) or {})["spec"].get("clusterIP") == "None"
+        if headless:  # 3.x's default; this cluster presents 2.x, where KServe's Service is headed
+            score = score.replace("good-predictor:80", "good-predictor:8888")
+        run(kube, namespace, pod("score", python(score)))
+        assert json.loads(log(kube, namespace, "score").strip())[0] > 0.5
+
+
+
+class TestWebhooks:
+    def test_kserve_standard_mode_and_the_hardware_profile_webhook_of_3_4(self, kube: Kube, namespace: str, sim_config: dict[str, str]) -> None:
+        use_rhoai(kube, 3)
+        try:
+            sim_config["rhoai-version"] = "3.4.0"
+            isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": "m", "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}}, "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx"}, "runtime": "absent"}}}}
+            stored = kube.request("POST", object_path("serving.kserve.io/v1beta1", "inferenceservices", namespace=namespace), isvc) or {}
+            assert stored["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+            profile = {"apiVersion": "infrastructure.opendatahub.io/v1", "kind": "HardwareProfile", "metadata": {"name": "small"}, "spec": {"identifiers": [
+                {"displayName": "CPU", "identifier": "cpu", "minCount": 1, "maxCount": 4, "defaultCount": 2, "resourceType": "CPU"},
+                {"displayName": "Memory", "identifier": "memory", "minCount": "2Gi", "maxCount": "16Gi", "defaultCount": "4Gi", "resourceType": "Memory"}]}}
+            kube.request("POST", object_path("infrastructure.opendatahub.io/v1", "hardwareprofiles", namespace=namespace), profile)
+            notebook = {"apiVersion": "kubeflow.org/v1", "kind": "Notebook", "metadata": {"name": "wb", "annotations": {"opendatahub.io/hardware-profile-name": "small"}}, "spec": {"template": {"spec": {"containers": [{"name": "wb", "image": "registry.example/nb:1"}]}}}}
+            created = kube.request("POST", object_path("kubeflow.org/v1", "notebooks", namespace=namespace), notebook) or {}
+            # 3.4: requests = limits = defaultCount; the profile's namespace written back
+            assert created["spec"]["template"]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+            assert created["metadata"]["annotations"]["opendatahub.io/hardware-profile-namespace"] == namespace
+            missing = notebook | {"metadata": {"name": "wb2", "annotations": {"opendatahub.io/hardware-profile-name": "absent"}}}
+            with pytest.raises(KubeError, match="failed to get hardware profile 'absent'"):
+                kube.request("POST", object_path("kubeflow.org/v1", "notebooks", namespace=namespace), missing)
+        finally:
+            use_rhoai(kube, 2)

@@ -1,0 +1,101 @@
+"""``serving_status``'s judgement of an InferenceService, on the status shapes upstream writes (module_utils
+docstring: modelmesh-serving's rebuilt status, KServe Raw's PropagateRawStatus/PropagateModelStatus). The module
+itself runs against the test control plane in the site scenarios."""
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.fraud_demo.mlops.plugins.module_utils.serving_status import assess, internal_base_url
+
+PATH = "serving/credit-card-fraud/v2"
+
+
+def isvc(version: str = "10", ready: bool = True, **model_status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"resourceVersion": version},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "" if ready else "Loading"}],
+            "modelStatus": model_status,
+            "address": {"url": "http://credit-card-fraud-predictor.ns.svc.cluster.local:8080"},
+            "components": {"predictor": {"restUrl": "http://modelmesh-serving.ns:8008"}},
+        },
+    }
+
+
+def deployment(path: str = PATH, generation: int = 2, observed: int = 2, updated: int = 1, available: int = 1) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": generation},
+        "spec": {"replicas": 1, "template": {"metadata": {"annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": f"<scheme-placeholder>://{path}"}}}},
+        "status": {"observedGeneration": observed, "updatedReplicas": updated, "availableReplicas": available},
+    }
+
+
+LOADED = {"transitionStatus": "UpToDate", "states": {"activeModelState": "Loaded", "targetModelState": ""}}
+KSERVE_FAILED = {
+    "transitionStatus": "BlockedByFailedLoad",
+    "states": {"activeModelState": "", "targetModelState": "FailedToLoad"},
+    "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "Storage initialization failed: Failed to fetch model. No model found in x.", "exitCode": 1},
+}
+
+
+def test_kserve_failure_is_named_from_target_model_state() -> None:
+    # activeModelState stays "" in Raw mode: the old rule (activeModelState == FailedToLoad) never fired
+    result = assess("kserve", isvc(ready=False, **KSERVE_FAILED), deployment(available=0), PATH)
+    assert result["state"] == "failed"
+    assert result["failure"]["message"].startswith("Storage initialization failed")
+
+
+def test_kserve_invalid_spec_fails_without_a_deployment() -> None:
+    status = {"transitionStatus": "InvalidSpec", "states": {"activeModelState": "", "targetModelState": "FailedToLoad"}, "lastFailureInfo": {"reason": "RuntimeNotRecognized"}}
+    assert assess("kserve", isvc(ready=False, **status), None, PATH)["state"] == "failed"
+
+
+def test_kserve_ready_but_the_deployment_still_holds_the_old_path_is_not_served() -> None:
+    result = assess("kserve", isvc(**LOADED), deployment(path="serving/credit-card-fraud/v1"), PATH)
+    assert result["state"] == "progressing"
+
+
+def test_kserve_observed_generation_is_the_deployments_not_the_isvcs() -> None:
+    # the InferenceService's own generation (say 7) is never compared: the Deployment's rollout is what counts
+    assert assess("kserve", isvc(**LOADED), deployment(generation=3, observed=3), PATH)["state"] == "loaded"
+    assert assess("kserve", isvc(**LOADED), deployment(generation=3, observed=2), PATH)["state"] == "progressing"
+
+
+def test_kserve_waits_for_the_rollout_to_finish() -> None:
+    assert assess("kserve", isvc(**LOADED), deployment(updated=1, available=0), PATH)["state"] == "progressing"
+    assert assess("kserve", isvc(**LOADED), deployment(updated=1, available=1), PATH)["state"] == "loaded"
+
+
+def test_a_stale_kserve_failure_of_the_previous_spec_is_not_taken_for_this_one() -> None:
+    assert assess("kserve", isvc(ready=False, **KSERVE_FAILED), deployment(path="serving/credit-card-fraud/v1", updated=1), PATH)["state"] == "progressing"
+
+
+@pytest.mark.parametrize(
+    ("model_status", "state"),
+    [
+        (LOADED, "loaded"),
+        ({"transitionStatus": "UpToDate", "states": {"activeModelState": "FailedToLoad"}, "lastFailureInfo": {"reason": "ModelLoadFailed"}}, "failed"),
+        ({"transitionStatus": "BlockedByFailedLoad", "states": {"activeModelState": "Loaded", "targetModelState": "FailedToLoad"}}, "failed"),
+        ({"transitionStatus": "InProgress", "states": {"activeModelState": "Loaded", "targetModelState": "Loading"}}, "progressing"),
+        ({"transitionStatus": "InvalidSpec", "states": {"activeModelState": "FailedToLoad"}}, "failed"),
+    ],
+)
+def test_modelmesh_states(model_status: dict[str, Any], state: str) -> None:
+    assert assess("modelmesh", isvc(ready=state == "loaded", **model_status), None, "")["state"] == state
+
+
+def test_modelmesh_status_written_before_our_apply_is_no_answer() -> None:
+    # ModelMesh never sets observedGeneration: only a status written after the apply answers it
+    assert assess("modelmesh", isvc(version="10", **LOADED), None, "", applied_version="10")["state"] == "progressing"
+    assert assess("modelmesh", isvc(version="11", **LOADED), None, "", applied_version="10")["state"] == "loaded"
+
+
+def test_urls_modelmesh_rest_and_kserve_headless_on_the_runtime_port() -> None:
+    served = isvc(**LOADED)
+    assert internal_base_url("modelmesh", served, None, None) == "http://modelmesh-serving.ns:8008"
+    headless = {"spec": {"clusterIP": "None"}}
+    headed = {"spec": {"clusterIP": "100.64.128.20"}}
+    # KServe writes :8080 for a headless predictor whatever OVMS listens on (8888)
+    assert internal_base_url("kserve", served, headless, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:8888"
+    assert internal_base_url("kserve", served, headed, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:8080"
