@@ -103,7 +103,12 @@ class TestPods:
 
     def test_a_missing_secret_is_a_create_container_config_error(self, kube: Kube, namespace: str) -> None:
         kube.request("POST", object_path(CORE, "pods", namespace=namespace), pod("nokeys", python("pass"), container={"envFrom": [{"secretRef": {"name": "absent"}}]}))
-        waiting = wait_for("waiting reason", lambda: ((kube.get(object_path(CORE, "pods", "nokeys", namespace)) or {}).get("status", {}).get("containerStatuses") or [{}])[0].get("state", {}).get("waiting"))
+        def waiting() -> JSON | None:
+            state = ((kube.get(object_path(CORE, "pods", "nokeys", namespace)) or {}).get("status", {}).get("containerStatuses") or [{}])[0].get("state", {})
+            # the kubelet reports ContainerCreating first, as a kubelet does while it prepares the container
+            return state.get("waiting") if state.get("waiting", {}).get("reason") not in (None, "ContainerCreating") else None
+
+        waiting = wait_for("waiting reason", waiting)
         assert waiting == {"reason": "CreateContainerConfigError", "message": 'secret "absent" not found'}
 
     def test_exit_code_and_termination_message_with_fallback_to_logs(self, kube: Kube, namespace: str) -> None:
@@ -235,6 +240,25 @@ class TestOpenShiftAI:
         bundle = kube.get(object_path(CORE, "configmaps", "odh-kserve-custom-ca-bundle", namespace)) or {}
         service_ca = (kube.get(object_path(CORE, "configmaps", "openshift-service-ca.crt", namespace)) or {})["data"]["service-ca.crt"]
         assert service_ca.strip() in bundle["data"]["cabundle.crt"]
+
+    def test_a_dsci_custom_ca_bundle_reaches_the_trusted_bundle_and_modelmesh_certificate(self, kube: Kube, namespace: str) -> None:
+        service_ca = wait_for("service CA", lambda: ((kube.get(object_path(CORE, "configmaps", "openshift-service-ca.crt", namespace)) or {}).get("data") or {}).get("service-ca.crt"))
+        path = object_path("dscinitialization.opendatahub.io/v1", "dscinitializations")
+        dsci = {"apiVersion": "dscinitialization.opendatahub.io/v1", "kind": "DSCInitialization", "metadata": {"name": "ca-dsci"}, "spec": {"applicationsNamespace": "redhat-ods-applications", "trustedCABundle": {"managementState": "Managed", "customCABundle": ""}}}
+        kube.request("POST", path, dsci)
+        try:
+            wait_for("odh-trusted-ca-bundle", lambda: kube.get(object_path(CORE, "configmaps", "odh-trusted-ca-bundle", namespace)))
+            kube.request("PATCH", object_path("dscinitialization.opendatahub.io/v1", "dscinitializations", "ca-dsci"), {"spec": {"trustedCABundle": {"customCABundle": service_ca}}}, content_type="application/merge-patch+json")
+            trusted = wait_for("custom bundle in odh-trusted-ca-bundle", lambda: (c := kube.get(object_path(CORE, "configmaps", "odh-trusted-ca-bundle", namespace))) and service_ca.strip() in c["data"]["odh-ca-bundle.crt"] and c)
+            assert trusted["data"]["odh-ca-bundle.crt"] == service_ca.strip() + "\n"
+            labels = {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"}
+            kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "aws-connection-https", "labels": labels, "annotations": {"opendatahub.io/connection-type": "s3"}}, "stringData": {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_S3_ENDPOINT": "https://s3.openshift-storage.svc", "AWS_DEFAULT_REGION": "us-east-1", "AWS_S3_BUCKET": "bucket"}})
+            config = wait_for("storage-config", lambda: kube.get(object_path(CORE, "secrets", "storage-config", namespace)))
+            entry = json.loads(base64.b64decode(config["data"]["aws-connection-https"]))
+            # 2.x: the custom bundle is the `certificate` ModelMesh's puller trusts
+            assert entry["certificate"] == service_ca.strip()
+        finally:
+            kube.request("DELETE", object_path("dscinitialization.opendatahub.io/v1", "dscinitializations", "ca-dsci"))
 
     def test_kserve_storage_initializer_and_openvino_load_or_fail_as_upstream(self, kube: Kube, namespace: str) -> None:
         """A real download with kserve-storage over https (the KServe CA bundle) and a real OpenVINO load."""
