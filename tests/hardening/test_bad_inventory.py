@@ -89,6 +89,9 @@ OPENSHIFT: dict[str, tuple[dict[str, Any], str]] = {
                                 "object_store_openshift_access_key"),
     "endpoint-without-scheme": ({"object_store_openshift_endpoint": "127.0.0.1:9000"},
                                 "object_store_openshift_endpoint"),
+    "ca-configmap-not-a-name": ({"object_store_openshift_ca_configmap": "My CA"}, "object_store_openshift_ca_configmap"),
+    "smoke-ca-configmap-not-a-name": ({"demo_verify_openshift_ca_configmap": "ca/bundle"},
+                                      "demo_verify_openshift_ca_configmap"),
     "route-without-scheme": ({"workbench_mlflow_route": "mlflow:5000"}, "workbench_mlflow_route"),
 }
 
