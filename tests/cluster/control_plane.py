@@ -211,6 +211,7 @@ class ControlPlane:
         install_crds(kube, sorted(CRD_DIR.glob("*.yaml")))
         use_rhoai(kube, self.rhoai_major)
         publish_ingress_ca(kube, self.ingress_ca)
+        build_strategy_policy(kube)
         if self.network:
             self._start_odf(kube)
         if self.s3:
@@ -409,6 +410,57 @@ def publish_ingress_ca(kube: Kube, ca: Path) -> None:
         "data": {"ca-bundle.crt": ca.read_text()},
     }
     kube.apply(object_path("v1", "configmaps", "default-ingress-cert", "openshift-config-managed"), config_map, "fraud-demo-tests")
+
+
+def build_strategy_policy(kube: Kube) -> None:
+    """OpenShift's guard on Docker-strategy builds: ClusterRole `system:build-strategy-docker` (create on
+    builds/docker and builds/optimizeddocker in build.openshift.io and the legacy "" group) bound to every
+    authenticated user by `system:build-strategy-docker-binding` (openshift-apiserver's bootstrappolicy policy.go and
+    constants.go), and the BuildByStrategy admission plugin (strategyrestrictions/admission.go, read in
+    openshift/origin's pkg/build/apiserver/admission), which refuses a Docker-strategy Build or BuildConfig, on create
+    and update, to whoever may not create builds/docker there: 403 "build strategy Docker is not allowed". Here the
+    admission is a ValidatingAdmissionPolicy asking the real authorizer the same question; hardened clusters delete
+    the binding (the preflight scenario does)."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "system:build-strategy-docker"},
+        "rules": [{"apiGroups": ["", "build.openshift.io"], "resources": ["builds/docker", "builds/optimizeddocker"], "verbs": ["create"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "system:build-strategy-docker-binding"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:build-strategy-docker"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}],
+    }
+    rbac = "rbac.authorization.k8s.io/v1"
+    kube.apply(object_path(rbac, "clusterroles", role["metadata"]["name"]), role, "fraud-demo-tests")
+    kube.apply(object_path(rbac, "clusterrolebindings", binding["metadata"]["name"]), binding, "fraud-demo-tests")
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "build-by-strategy"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["build.openshift.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"], "resources": ["builds", "buildconfigs"]}]},
+            "matchConditions": [{"name": "docker-strategy", "expression": "has(object.spec.strategy) && has(object.spec.strategy.type) && object.spec.strategy.type == 'Docker'"}],
+            "validations": [{
+                "expression": "authorizer.group('build.openshift.io').resource('builds').subresource('docker').namespace(object.metadata.namespace).check('create').allowed()",
+                "message": "build strategy Docker is not allowed",
+                "reason": "Forbidden",
+            }],
+        },
+    }
+    binding_policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "build-by-strategy"},
+        "spec": {"policyName": "build-by-strategy", "validationActions": ["Deny"]},
+    }
+    admission = "admissionregistration.k8s.io/v1"
+    kube.apply(object_path(admission, "validatingadmissionpolicies", "build-by-strategy"), policy, "fraud-demo-tests")
+    kube.apply(object_path(admission, "validatingadmissionpolicybindings", "build-by-strategy"), binding_policy, "fraud-demo-tests")
 
 
 def set_simulator_s3(kube: Kube, connection: dict[str, str]) -> None:

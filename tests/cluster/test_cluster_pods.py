@@ -269,11 +269,12 @@ class TestOpenShiftAI:
         buffer = io.BytesIO(logistic_model().SerializeToString())
         client.upload_fileobj(buffer, bucket, "good/1/model.onnx")
         client.put_object(Bucket=bucket, Key="corrupt/1/model.onnx", Body=b"not an onnx model")
+        client.upload_fileobj(io.BytesIO(logistic_model().SerializeToString()), bucket, "flat/model.onnx")  # no 1/
         labels = {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"}
         kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "conn", "labels": labels, "annotations": {"opendatahub.io/connection-type": "s3"}}, "stringData": {"AWS_ACCESS_KEY_ID": values["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": values["AWS_SECRET_ACCESS_KEY"], "AWS_S3_ENDPOINT": "https://s3.openshift-storage.svc", "AWS_DEFAULT_REGION": "us-east-1", "AWS_S3_BUCKET": bucket}})
         runtime = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": "ovms"}, "spec": {"multiModel": False, "supportedModelFormats": [{"name": "onnx", "version": "1"}], "containers": [{"name": "kserve-container", "image": OVMS_IMAGE, "args": ["--model_name={{.Name}}", "--port=8001", "--rest_port=8888", "--model_path=/mnt/models"], "ports": [{"containerPort": 8888, "protocol": "TCP"}]}]}}
         kube.request("POST", object_path("serving.kserve.io/v1alpha1", "servingruntimes", namespace=namespace), runtime)
-        for name, path in (("good", "good"), ("empty", "nothing-there"), ("corrupt", "corrupt")):
+        for name, path in (("good", "good"), ("empty", "nothing-there"), ("corrupt", "corrupt"), ("flat", "flat")):
             isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": name, "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}}, "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx", "version": "1"}, "runtime": "ovms", "storage": {"key": "conn", "path": path}}}}}
             kube.request("POST", object_path("serving.kserve.io/v1beta1", "inferenceservices", namespace=namespace), isvc)
 
@@ -297,6 +298,19 @@ class TestOpenShiftAI:
             score = score.replace("good-predictor:80", "good-predictor:8888")
         run(kube, namespace, pod("score", python(score)))
         assert json.loads(log(kube, namespace, "score").strip())[0] > 0.5
+        # No version folder: OVMS starts without the model and its port answers, so KServe reports it Loaded and
+        # Ready (a TCP probe) although every inference gets 404: why model_serving copies to <path>/1/model.onnx.
+        flat = wait_for("flat ready", lambda: (m := model_status("flat")).get("states", {}).get("activeModelState") == "Loaded" and m, 120)
+        assert flat["transitionStatus"] == "UpToDate"
+        body = json.dumps({"inputs": [{"name": "dense_input", "shape": [1, 7], "datatype": "FP32", "data": [300, 100, 20, 0, 0, 0, 1]}]})
+        port = "8888" if headless else "80"
+        missing = (
+            "import urllib.error, urllib.request\n"
+            f"r = urllib.request.Request('http://flat-predictor:{port}/v2/models/flat/infer', {body!r}.encode(), {{'Content-Type': 'application/json'}})\n"
+            "try:\n    urllib.request.urlopen(r, timeout=10)\nexcept urllib.error.HTTPError as e:\n    print(e.code, e.read().decode())\n"
+        )
+        run(kube, namespace, pod("score-flat", python(missing)))
+        assert log(kube, namespace, "score-flat").startswith("404 ") and "Model with requested version is not found" in log(kube, namespace, "score-flat")
 
 
 

@@ -23,11 +23,11 @@ def isvc(version: str = "10", ready: bool = True, **model_status: Any) -> dict[s
     }
 
 
-def deployment(path: str = PATH, generation: int = 2, observed: int = 2, updated: int = 1, available: int = 1) -> dict[str, Any]:
+def deployment(path: str = PATH, generation: int = 2, observed: int = 2, updated: int = 1, available: int = 1, total: int | None = None) -> dict[str, Any]:
     return {
         "metadata": {"generation": generation},
         "spec": {"replicas": 1, "template": {"metadata": {"annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": f"<scheme-placeholder>://{path}"}}}},
-        "status": {"observedGeneration": observed, "updatedReplicas": updated, "availableReplicas": available},
+        "status": {"observedGeneration": observed, "replicas": updated if total is None else total, "updatedReplicas": updated, "availableReplicas": available},
     }
 
 
@@ -67,6 +67,12 @@ def test_kserve_waits_for_the_rollout_to_finish() -> None:
     assert assess("kserve", isvc(**LOADED), deployment(updated=1, available=1), PATH)["state"] == "loaded"
 
 
+def test_kserve_is_not_served_while_the_old_replica_is_what_is_available() -> None:
+    # A new pod that never becomes Ready (a corrupt model.onnx): the old one keeps Available at 1 and the
+    # InferenceService Ready; only "no old replica left" (kubectl rollout status) tells the rollout is not done.
+    assert assess("kserve", isvc(**LOADED), deployment(updated=1, available=1, total=2), PATH)["state"] == "progressing"
+
+
 def test_a_stale_kserve_failure_of_the_previous_spec_is_not_taken_for_this_one() -> None:
     assert assess("kserve", isvc(ready=False, **KSERVE_FAILED), deployment(path="serving/credit-card-fraud/v1", updated=1), PATH)["state"] == "progressing"
 
@@ -99,3 +105,26 @@ def test_urls_modelmesh_rest_and_kserve_headless_on_the_runtime_port() -> None:
     # KServe writes :8080 for a headless predictor whatever OVMS listens on (8888)
     assert internal_base_url("kserve", served, headless, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:8888"
     assert internal_base_url("kserve", served, headed, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:8080"
+
+
+def predictor_pod(path: str, name: str = "credit-card-fraud-predictor-new", **kserve_container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": f"<scheme-placeholder>://{path}"}},
+        "status": {"initContainerStatuses": [{"name": "storage-initializer", "state": {"terminated": {"reason": "Completed", "exitCode": 0}}}],
+                   "containerStatuses": [{"name": "kserve-container", **kserve_container}]},
+    }
+
+
+def test_kserve_rollout_whose_new_pod_crashes_fails_with_its_message() -> None:
+    # KServe keeps the old pod's Ready and Loaded: the new pod's CrashLoopBackOff is the only sign of the failure
+    crashing = predictor_pod(PATH, state={"waiting": {"reason": "CrashLoopBackOff"}},
+                             lastState={"terminated": {"reason": "Error", "exitCode": 1, "message": "Unable to read the model"}})
+    old = predictor_pod("serving/credit-card-fraud/v1", name="old", state={"waiting": {"reason": "CrashLoopBackOff"}})
+    result = assess("kserve", isvc(**LOADED), deployment(updated=1, available=1, total=2), PATH, pods=[old, crashing])
+    assert result["state"] == "failed"
+    assert result["failure"] == {"reason": "ModelLoadFailed", "message": "Unable to read the model", "exitCode": 1, "location": "credit-card-fraud-predictor-new/kserve-container"}
+
+
+def test_kserve_rollout_whose_new_pod_is_starting_is_progressing() -> None:
+    starting = predictor_pod(PATH, state={"running": {}})
+    assert assess("kserve", isvc(**LOADED), deployment(updated=1, available=1, total=2), PATH, pods=[starting])["state"] == "progressing"

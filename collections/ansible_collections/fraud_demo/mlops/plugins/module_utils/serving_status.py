@@ -57,13 +57,41 @@ def rollout(deployment: JSON | None) -> JSON:
         "observed": int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 1)),
         "replicas": replicas,
         "updated": int(status.get("updatedReplicas", 0)),
+        "total": int(status.get("replicas", 0)),
         "available": int(status.get("availableReplicas", 0)),
         "source_uri": ((spec.get("template") or {}).get("metadata") or {}).get("annotations", {}).get(SOURCE_URI, ""),
         "conditions": {c.get("type"): c.get("status") for c in status.get("conditions") or []},
     }
 
 
-def assess(platform: str, isvc: JSON | None, deployment: JSON | None, storage_path: str, applied_version: str = "") -> JSON:
+def pod_failure(pods: list[JSON], source_uri: str) -> JSON:
+    """lastFailureInfo-like facts of a predictor pod of this spec that cannot load the model: its storage-initializer
+    or kserve-container ended in error or is in CrashLoopBackOff. KServe looks only while the InferenceService is not
+    Ready (PropagateModelStatus marks it Loaded first), so a rollout whose new pod fails behind an old one that still
+    serves shows Ready and Loaded; the pods are where the failure is."""
+    for pod in pods:
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        if annotations.get(SOURCE_URI) != source_uri or (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        status = pod.get("status") or {}
+        statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+        for container in statuses:
+            if container.get("name") not in ("storage-initializer", "kserve-container"):
+                continue
+            state = container.get("state") or {}
+            terminated = state.get("terminated") or {}
+            if terminated.get("reason") == "Error":
+                done = terminated
+            elif (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+                done = (container.get("lastState") or {}).get("terminated") or {}
+            else:
+                continue
+            return {"reason": "ModelLoadFailed", "message": done.get("message", ""), "exitCode": done.get("exitCode", 0),
+                    "location": f"{pod['metadata'].get('name', '')}/{container['name']}"}
+    return {}
+
+
+def assess(platform: str, isvc: JSON | None, deployment: JSON | None, storage_path: str, applied_version: str = "", pods: list[JSON] | None = None) -> JSON:
     """`{state: loaded | failed | progressing, reason, failure, model_state, conditions, rollout}`.
 
     `applied_version` is the resourceVersion our apply left when it changed the object ("" when it changed
@@ -93,7 +121,13 @@ def assess(platform: str, isvc: JSON | None, deployment: JSON | None, storage_pa
         return result | {"state": "failed", "reason": f"KServe could not load it ({transition})"}
     if not holds_spec:
         return result | {"state": "progressing", "reason": "the predictor Deployment does not hold this spec yet"}
-    rolled_out = current["updated"] >= current["replicas"] and current["available"] >= current["replicas"]
+    # kubectl rollout status: every replica updated, no old replica left (the old pod keeps a rollout whose new pod
+    # fails Available, and with it a Ready InferenceService), every updated replica available.
+    rolled_out = current["updated"] >= current["replicas"] and current["total"] <= current["updated"] and current["available"] >= current["updated"]
+    if not rolled_out:
+        broken = pod_failure(pods or [], expected_uri)
+        if broken:
+            return result | {"failure": broken, "state": "failed", "reason": f"the new predictor pod cannot load it ({broken['location']}); the previous one keeps serving"}
     if ready and rolled_out and transition == "UpToDate" and states.get("activeModelState") == "Loaded":
         return result | {"state": "loaded", "reason": "loaded"}
     return result | {

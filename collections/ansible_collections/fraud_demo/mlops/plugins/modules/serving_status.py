@@ -138,10 +138,13 @@ def main() -> None:
         client = get_api_client(module)
         isvc = _get(client, "serving.kserve.io/v1beta1", "InferenceService", name, namespace)
         deployment = service = None
+        pods: list = []
         external = ""
         if platform == "kserve":
             deployment = _get(client, "apps/v1", "Deployment", f"{name}-predictor", namespace)
             service = _get(client, "v1", "Service", f"{name}-predictor", namespace)
+            listing = client.get(client.resource("Pod", "v1"), namespace=namespace, label_selector=f"app=isvc.{name}-predictor").to_dict()
+            pods = listing.get("items") or []
             url = str(((isvc or {}).get("status") or {}).get("url", ""))
             external = url.rstrip("/") if url.startswith("https://") and ".svc.cluster.local" not in url else ""
         else:
@@ -153,7 +156,7 @@ def main() -> None:
         return
     containers = (((deployment or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
     ports = next((c.get("ports") or [] for c in containers if c.get("name") == "kserve-container"), [])
-    result = assess(platform, isvc, deployment, params["storage_path"], params["applied_resource_version"])
+    result = assess(platform, isvc, deployment, params["storage_path"], params["applied_resource_version"], pods)
     module.exit_json(
         changed=False,
         internal_url=internal_base_url(platform, isvc, service, ports[0]["containerPort"] if ports else None),
