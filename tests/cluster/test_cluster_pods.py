@@ -266,10 +266,10 @@ class TestOpenShiftAI:
         client = s3_client(kube)
         bucket = f"b-{namespace}"
         client.create_bucket(Bucket=bucket)
-        buffer = io.BytesIO(logistic_model().SerializeToString())
-        client.upload_fileobj(buffer, bucket, "good/1/model.onnx")
+        model = logistic_model().SerializeToString()
+        client.upload_fileobj(io.BytesIO(model), bucket, "good/1/model.onnx")
         client.put_object(Bucket=bucket, Key="corrupt/1/model.onnx", Body=b"not an onnx model")
-        client.upload_fileobj(io.BytesIO(logistic_model().SerializeToString()), bucket, "flat/model.onnx")  # no 1/
+        client.upload_fileobj(io.BytesIO(model), bucket, "flat/model.onnx")  # no 1/
         labels = {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"}
         kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "conn", "labels": labels, "annotations": {"opendatahub.io/connection-type": "s3"}}, "stringData": {"AWS_ACCESS_KEY_ID": values["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": values["AWS_SECRET_ACCESS_KEY"], "AWS_S3_ENDPOINT": "https://s3.openshift-storage.svc", "AWS_DEFAULT_REGION": "us-east-1", "AWS_S3_BUCKET": bucket}})
         runtime = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": "ovms"}, "spec": {"multiModel": False, "supportedModelFormats": [{"name": "onnx", "version": "1"}], "containers": [{"name": "kserve-container", "image": OVMS_IMAGE, "args": ["--model_name={{.Name}}", "--port=8001", "--rest_port=8888", "--model_path=/mnt/models"], "ports": [{"containerPort": 8888, "protocol": "TCP"}]}]}}
