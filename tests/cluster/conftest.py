@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from . import binaries
 from .control_plane import ControlPlane
 from .kube import JSON, Kube, object_path
+from .molecule_runner import Outcome, Runner
 from .polling import wait_for
+
+RUNNER = pytest.StashKey[Runner]()
 
 
 @dataclass(frozen=True)
@@ -68,3 +73,45 @@ def sim_config(kube: Kube) -> Iterator[dict[str, str]]:
     yield Config()
     if values:
         kube.request("DELETE", object_path("v1", "configmaps", "simulator-config", "kube-system"))
+
+
+# The molecule scenarios run in the background of the whole session (tests/cluster/molecule_runner.py): they start
+# once collection is done, the molecule tests are moved to the end, and reaching them lets every worker run.
+MOLECULE_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_WORKERS", "2"))
+# Workers while the rest of the suite runs (0: the scenarios wait for the suite, as `make test` did before).
+MOLECULE_EARLY_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_EARLY_WORKERS", "1"))
+
+
+def _scenario_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("scenario") if callspec and item.get_closest_marker("molecule") else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("molecule") is not None)  # stable: the others keep their order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    scenarios = [name for name in map(_scenario_of, session.items) if name]
+    if not scenarios or session.config.option.collectonly:
+        return
+    binaries.find()  # a clear error when nothing is built yet
+    session.config.stash[RUNNER] = Runner(scenarios, MOLECULE_WORKERS, MOLECULE_EARLY_WORKERS).start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    runner = session.config.stash.get(RUNNER, None)
+    if runner is not None:
+        runner.cancel()
+
+
+@pytest.fixture(scope="session")
+def molecule_outcomes(request: pytest.FixtureRequest) -> dict[str, Outcome]:
+    """Every selected scenario's outcome, once the background runner has them all."""
+    runner = request.config.stash.get(RUNNER, None)
+    assert runner is not None, "the molecule runner did not start (see tests/cluster/conftest.py)"
+    outcomes = runner.wait()
+    summary = ", ".join(f"{name} {outcome.seconds:.0f} s" for name, outcome in outcomes.items())
+    print(f"molecule scenarios ({runner.workers} at a time, {runner.early} during the rest): {summary}")
+    return outcomes

@@ -122,7 +122,14 @@ def test_kserve_rollout_whose_new_pod_crashes_fails_with_its_message() -> None:
     old = predictor_pod("serving/credit-card-fraud/v1", name="old", state={"waiting": {"reason": "CrashLoopBackOff"}})
     result = assess("kserve", isvc(**LOADED), deployment(updated=1, available=1, total=2), PATH, pods=[old, crashing])
     assert result["state"] == "failed"
-    assert result["failure"] == {"reason": "ModelLoadFailed", "message": "Unable to read the model", "exitCode": 1, "location": "credit-card-fraud-predictor-new/kserve-container"}
+    assert result["failure"] == {"reason": "ModelLoadFailed", "message": "Unable to read the model", "exitCode": 1, "location": "credit-card-fraud-predictor-new/kserve-container", "restarting": True}
+
+
+def test_kserve_rollout_whose_new_storage_initializer_errored_names_it() -> None:
+    failed = predictor_pod(PATH, state={"waiting": {"reason": "PodInitializing"}})
+    failed["status"]["initContainerStatuses"] = [{"name": "storage-initializer", "state": {"terminated": {"reason": "Error", "exitCode": 1, "message": "no objects"}}}]
+    result = assess("kserve", isvc(**LOADED), deployment(updated=1, available=1, total=2), PATH, pods=[failed])
+    assert result["failure"] == {"reason": "ModelLoadFailed", "message": "no objects", "exitCode": 1, "location": "credit-card-fraud-predictor-new/storage-initializer", "restarting": False}
 
 
 def test_kserve_rollout_whose_new_pod_is_starting_is_progressing() -> None:

@@ -80,14 +80,15 @@ def pod_failure(pods: list[JSON], source_uri: str) -> JSON:
                 continue
             state = container.get("state") or {}
             terminated = state.get("terminated") or {}
+            restarting = (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff"
             if terminated.get("reason") == "Error":
                 done = terminated
-            elif (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+            elif restarting:
                 done = (container.get("lastState") or {}).get("terminated") or {}
             else:
                 continue
             return {"reason": "ModelLoadFailed", "message": done.get("message", ""), "exitCode": done.get("exitCode", 0),
-                    "location": f"{pod['metadata'].get('name', '')}/{container['name']}"}
+                    "location": f"{pod['metadata'].get('name', '')}/{container['name']}", "restarting": restarting}
     return {}
 
 

@@ -74,7 +74,10 @@ reason:
   returned: always
   type: str
 failure:
-  description: The InferenceService's C(status.modelStatus.lastFailureInfo) (reason, message, ...), or {}.
+  description:
+    - The InferenceService's C(status.modelStatus.lastFailureInfo) (reason, message, ...), or {}.
+    - For a KServe predictor pod of this spec that fails while an older one serves, C(reason=ModelLoadFailed), its
+      C(location) (pod/container), C(exitCode), termination C(message), C(restarting) and the C(log) tail.
   returned: always
   type: dict
 model_state:
@@ -122,6 +125,21 @@ def _get(client, api_version: str, kind: str, name: str, namespace: str) -> dict
         return None
 
 
+LOG_TAIL_LINES = 20
+
+
+def _log_tail(client, namespace: str, location: str, previous: bool) -> str:
+    """The last lines of the failed container's log (its previous instance when it is restarting): OVMS and the
+    storage initializer write the reason there, and the kserve-container keeps no termination message of its own."""
+    pod, _, container = location.partition("/")
+    query = {"container": container, "tailLines": LOG_TAIL_LINES, "previous": previous}
+    try:
+        response = client.resource("Pod", "v1").log.get(name=pod, namespace=namespace, serialize=False, query_params=query)
+    except Exception:  # noqa: BLE001 - the log only adds to a failure already found; a pod gone or a node without logs leaves it out
+        return ""
+    return response.data.decode("utf-8", "replace").strip()
+
+
 def main() -> None:
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(
@@ -157,6 +175,9 @@ def main() -> None:
     containers = (((deployment or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
     ports = next((c.get("ports") or [] for c in containers if c.get("name") == "kserve-container"), [])
     result = assess(platform, isvc, deployment, params["storage_path"], params["applied_resource_version"], pods)
+    failure = result["failure"]
+    if result["state"] == "failed" and failure.get("location"):
+        failure["log"] = _log_tail(client, namespace, failure["location"], failure.get("restarting", False))
     module.exit_json(
         changed=False,
         internal_url=internal_base_url(platform, isvc, service, ports[0]["containerPort"] if ports else None),
