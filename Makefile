@@ -10,6 +10,10 @@ UV_VERSION  := 0.13.9
 BIN         := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export UV_CACHE_DIR ?= $(HOME)/.cache/uv
+# Every environment is installed with its bytecode compiled: where PYTHONDONTWRITEBYTECODE is set (container images,
+# this project's CI) Python would otherwise recompile each module it imports in every process - each Ansible module
+# run, pod, server start (docs/benchmarks.md, "Compiled bytecode").
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help setup demo test test-cluster test-python test-molecule lint teardown lock browser clean cluster-bins cluster-deps
 

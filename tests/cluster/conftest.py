@@ -100,6 +100,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[RUNNER] = Runner(scenarios, MOLECULE_WORKERS, MOLECULE_EARLY_WORKERS).start()
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Each scenario's wall time, longest first: where `make test`'s time goes."""
+    runner = config.stash.get(RUNNER, None)
+    if runner is None or not runner.results:
+        return
+    terminalreporter.section("molecule scenarios")
+    terminalreporter.line(f"{runner.workers} at a time, {runner.early} while the rest of the suite ran")
+    for name, outcome in sorted(runner.results.items(), key=lambda item: -item[1].seconds):
+        terminalreporter.line(f"{outcome.seconds:7.0f} s  {name}{'' if outcome.returncode == 0 else f'  (failed, exit {outcome.returncode})'}")
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     runner = session.config.stash.get(RUNNER, None)
     if runner is not None:
@@ -111,7 +122,4 @@ def molecule_outcomes(request: pytest.FixtureRequest) -> dict[str, Outcome]:
     """Every selected scenario's outcome, once the background runner has them all."""
     runner = request.config.stash.get(RUNNER, None)
     assert runner is not None, "the molecule runner did not start (see tests/cluster/conftest.py)"
-    outcomes = runner.wait()
-    summary = ", ".join(f"{name} {outcome.seconds:.0f} s" for name, outcome in outcomes.items())
-    print(f"molecule scenarios ({runner.workers} at a time, {runner.early} during the rest): {summary}")
-    return outcomes
+    return runner.wait()

@@ -120,6 +120,26 @@ class TestPods:
         silent = run(kube, namespace, pod("silent", ["/bin/sh", "-c", "echo not kept; exit 1"]))
         assert "message" not in terminated(silent)  # terminationMessagePolicy File: only /dev/termination-log counts
 
+    def test_a_crash_looping_container_keeps_the_dead_runs_log_as_previous(self, kube: Kube, namespace: str) -> None:
+        # What `kubectl logs [--previous]` shows, after kubelet_pods.go validateContainerLogStatus: `previous` is the
+        # run in lastState.terminated; in CrashLoopBackOff the current log is that same dead run's.
+        script = 'n=$(( $(cat /scratch/n 2>/dev/null || echo 0) + 1 )); echo $n > /scratch/n; echo "run $n"; [ $n -ge 2 ] && sleep 120; exit 1'
+        spec = pod("loops", ["/bin/sh", "-c", script], restart="Always", container={"volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}, volumes=[{"name": "scratch", "emptyDir": {}}])
+        kube.request("POST", object_path(CORE, "pods", namespace=namespace), spec)
+        path = object_path(CORE, "pods", "loops", namespace)
+
+        def status(state: str) -> JSON | None:
+            found = ((kube.get(path) or {}).get("status", {}).get("containerStatuses") or [{}])[0]
+            return found if state in found.get("state", {}) and found.get("restartCount") == 1 else None
+
+        backing_off = wait_for("CrashLoopBackOff after the first run", lambda: status("waiting"), 60)
+        assert backing_off["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        query = {"container": "main", "previous": "true"}
+        assert kube.text(path + "/log", query) == "run 1\n" and log(kube, namespace, "loops") == "run 1\n"
+        wait_for("the second run", lambda: status("running"), 60)
+        assert wait_for("the second run's log", lambda: log(kube, namespace, "loops") == "run 2\n", 30)
+        assert kube.text(path + "/log", query) == "run 1\n"
+
     def test_job_fails_on_the_real_exit_code(self, kube: Kube, namespace: str) -> None:
         job = {"apiVersion": BATCH, "kind": "Job", "metadata": {"name": "exits"}, "spec": {"backoffLimit": 0, "template": {"spec": pod("x", ["/bin/sh", "-c", "exit 2"])["spec"]}}}
         kube.request("POST", object_path(BATCH, "jobs", namespace=namespace), job)

@@ -563,9 +563,16 @@ class Kubelet:
             worker.stop(0)
 
     def log_file(self, namespace: str, name: str, container: str, previous: bool) -> Path | None:
-        """The log of a container's current (or previous) run."""
+        """The log of a container's current run, or with `previous` of its last terminated one (lastState), as the
+        kubelet's validateContainerLogStatus (pkg/kubelet/kubelet_pods.go) chooses: in CrashLoopBackOff both are the
+        run that just died; once it runs again, `previous` is the one before."""
         with self._lock:
             worker = self.workers.get((namespace, name))
+        if worker is not None and previous:
+            state = next((c for c in [*worker.inits, *worker.apps] if c.name == container), None)
+            if state is None or not state.last_state:
+                return None
+            return worker.dir / container / f"{state.restarts - 1}.log"
         directories = [worker.dir] if worker else sorted((self.workdir / "pods").glob(f"{namespace}_{name}_*"), key=lambda p: p.stat().st_mtime)[-1:]
         for directory in directories:
             logs = sorted((directory / container).glob("*.log"), key=lambda p: int(p.stem))
