@@ -79,7 +79,7 @@ def sim_config(kube: Kube) -> Iterator[dict[str, str]]:
 # once collection is done, the molecule tests are moved to the end, and reaching them lets every worker run.
 MOLECULE_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_WORKERS", "2"))
 # Workers while the rest of the suite runs (0: the scenarios wait for the suite, as `make test` did before).
-MOLECULE_EARLY_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_EARLY_WORKERS", "1"))
+MOLECULE_EARLY_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_EARLY_WORKERS", str(MOLECULE_WORKERS)))
 
 
 def _scenario_of(item: pytest.Item) -> str | None:
