@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_log import BrowserLog
+from playwright.sync_api import Page
 from self_signed import ServerCertificate, write_server_certificate
 from silent_server import SilentServer
 from support.model_server import V2ModelServer
@@ -24,6 +26,27 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-installs Debian's chromium)")
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": ["--no-sandbox"]}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the test, so that the `page` fixture knows whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture
+def page(page: Page, request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[Page]:
+    """pytest-playwright's page; when the test fails, the report shows what the browser saw and a screenshot
+    of the page is left in test-artifacts/app/."""
+    log = BrowserLog(page)
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        screenshot = artifacts_dir / f"failed-{request.node.name}.png"
+        page.screenshot(path=screenshot, full_page=True)
+        report.sections.append(("browser", f"{log.report()}\nscreenshot: {screenshot}"))
 
 
 @pytest.fixture(scope="session")
