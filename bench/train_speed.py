@@ -88,9 +88,9 @@ def measure(kind: str, rows: int) -> dict[str, Any]:
             tracking.log_setup({"batch_size": OURS["batch_size"]}, parts.train)
             metrics = evaluate(parts.test.labels, probabilities, THRESHOLDS[1])
             tracking.log_results(metrics, {
-                "confusion_matrix.png": confusion_matrix_figure(metrics, THRESHOLDS[1]),
-                "precision_recall_curve.png": precision_recall_figure(parts.test.labels, probabilities,
-                                                                      THRESHOLDS[1], metrics["pr_auc"])})
+                "confusion_matrix.png": confusion_matrix_figure(metrics, THRESHOLDS[1], f"fixed:{THRESHOLDS[1]}"),
+                "precision_recall_curve.png": precision_recall_figure(
+                    parts.test.labels, probabilities, THRESHOLDS[1], f"fixed:{THRESHOLDS[1]}", metrics["pr_auc"])})
             tracking.log_onnx_model(proto, parts.test.features[:5])
             figures["after_fit_logging_seconds"] = time.perf_counter() - logging_started
         if run is not None:

@@ -1,4 +1,8 @@
-"""Test-split metrics of a fraud classifier: ranking quality and the confusion counts at the threshold."""
+"""Test-split metrics of a fraud classifier: ranking quality and the confusion counts at the threshold.
+
+One comparison rule everywhere (here, `threshold`, the plots and the app): a transaction is fraud when its
+probability is >= the threshold.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,9 @@ METRIC_NAMES = ("roc_auc", "pr_auc", "precision", "recall", "f1", "tn", "fp", "f
 def evaluate(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
     """Return ROC-AUC, PR-AUC (average precision) and, at ``threshold``, precision, recall, F1, tn, fp, fn, tp.
 
-    A transaction counts as fraud when its probability is strictly above ``threshold``.
+    A transaction counts as fraud when its probability is at or above ``threshold`` (``>=``, as the app decides).
     """
-    predicted = probabilities > threshold
+    predicted = probabilities >= threshold
     tn, fp, fn, tp = (int(count) for count in confusion_matrix(labels, predicted, labels=[0, 1]).ravel())
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0

@@ -1,7 +1,9 @@
-"""One training run end to end: data, MLflow run (fit, evaluate, ONNX with parity, images), registry, summary.
+"""One training run end to end: data, MLflow run (fit, threshold, evaluate, ONNX with parity, images), registry,
+summary.
 
 Order matters: the data is loaded and validated and the artifact store checked before the MLflow run starts;
-inside the run everything that can fail (training, parity) happens before the model is logged and registered.
+inside the run everything that can fail (training, the threshold policy, parity) happens before the model is
+logged and registered. The threshold is chosen on the validation split, the test split is evaluated at it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .onnx_export import check_parity, to_onnx
 from .plots import confusion_matrix_figure, precision_recall_figure
 from .sources import redact, with_system_cas
 from .summary import Summary
+from .threshold import choose_threshold
 from .training import predict, train
 
 LOG = logging.getLogger(__name__)
@@ -52,23 +55,32 @@ def run(config: TrainConfig) -> Summary:
         model = train(parts, epochs=config.epochs, batch_size=config.batch_size, optimizer=config.optimizer,
                       learning_rate=config.learning_rate, seed=config.seed, sink=tracking.log_epoch)
         fit_seconds = time.perf_counter() - started
+        choice = choose_threshold(parts.validation.labels, predict(model, parts.validation.features),
+                                  config.threshold_policy)
+        policy = str(config.threshold_policy)
+        LOG.info("threshold %s chosen by policy %s on the validation split: precision=%.4f recall=%.4f f1=%.4f",
+                 choice.threshold, policy, choice.precision, choice.recall, choice.f1)
+        params["threshold"] = choice.threshold
+        mlflow.log_param("threshold", choice.threshold)
         probabilities = predict(model, parts.test.features)
-        metrics = evaluate(parts.test.labels, probabilities, config.threshold)
+        metrics = evaluate(parts.test.labels, probabilities, choice.threshold)
         proto = to_onnx(model)
         metrics["onnx_max_abs_diff"] = check_parity(proto, parts.test.features, probabilities)
         metrics["fit_seconds"] = fit_seconds
-        LOG.info("test metrics: %s", " ".join(f"{name}={value:.4g}" for name, value in metrics.items()))
+        LOG.info("test metrics at threshold %s (policy %s): %s", choice.threshold, policy,
+                 " ".join(f"{name}={value:.4g}" for name, value in metrics.items()))
+        metrics.update(choice.validation_metrics())
         tracking.log_results(metrics, {
-            "confusion_matrix.png": confusion_matrix_figure(metrics, config.threshold),
+            "confusion_matrix.png": confusion_matrix_figure(metrics, choice.threshold, policy),
             "precision_recall_curve.png": precision_recall_figure(parts.test.labels, probabilities,
-                                                                  config.threshold, metrics["pr_auc"]),
+                                                                  choice.threshold, policy, metrics["pr_auc"]),
         })
         info = tracking.log_onnx_model(proto, parts.test.features[:INPUT_EXAMPLE_ROWS])
         registration = registry.register(
             client, name=config.registered_model, model_uri=info.model_uri, model_id=info.model_id,
             run_id=active.info.run_id, alias=config.alias, metric=config.promotion_metric,
             value=metrics[config.promotion_metric], force=config.force_promote,
-            tags={"threshold": str(config.threshold), "data_source": data.source},
+            tags={"threshold": str(choice.threshold), "threshold_policy": policy, "data_source": data.source},
             artifacts_destination=config.artifacts_destination)
     return Summary(
         run_id=active.info.run_id,
@@ -87,7 +99,8 @@ def run(config: TrainConfig) -> Summary:
         artifact_path=registration.location.path,
         onnx_input=INPUT_NAME,
         onnx_output=OUTPUT_NAME,
-        threshold=config.threshold,
+        threshold=choice.threshold,
+        threshold_policy=policy,
         metrics=metrics,
         params=params,
         data_source=data.source,
@@ -103,7 +116,7 @@ def run_params(config: TrainConfig, data: TransactionData, parts: Split) -> dict
         "optimizer": config.optimizer,
         "learning_rate": config.learning_rate,
         "learning_rate_schedule": "cosine decay to 0",
-        "threshold": config.threshold,
+        "threshold_policy": str(config.threshold_policy),
         "seed": config.seed,
         "validation_fraction": config.validation_fraction,
         "test_fraction": config.test_fraction,

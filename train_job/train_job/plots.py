@@ -1,4 +1,5 @@
-"""The run's image artifacts: a confusion matrix at the threshold and a precision-recall curve."""
+"""The run's image artifacts: a confusion matrix at the threshold and a precision-recall curve, each naming the
+threshold and the policy that chose it (fraud when probability >= threshold, as in `evaluation`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
 
 
-def confusion_matrix_figure(metrics: dict[str, float], threshold: float) -> Figure:
-    """Draw the tn / fp / fn / tp counts of ``metrics`` as a 2x2 matrix (rows: truth, columns: prediction)."""
+def confusion_matrix_figure(metrics: dict[str, float], threshold: float, policy: str) -> Figure:
+    """Draw the tn / fp / fn / tp counts of ``metrics`` as a 2x2 matrix (rows: truth, columns: prediction),
+    titled with the ``threshold`` they were counted at and the ``policy`` that chose it."""
     counts = np.array([[metrics["tn"], metrics["fp"]], [metrics["fn"], metrics["tp"]]], dtype=np.int64)
     figure = Figure(figsize=(4.5, 4), layout="constrained")
     axes = figure.subplots()
@@ -20,22 +22,24 @@ def confusion_matrix_figure(metrics: dict[str, float], threshold: float) -> Figu
     axes.set_yticks([0, 1], ["normal", "fraud"])
     axes.set_xlabel("predicted")
     axes.set_ylabel("actual")
-    axes.set_title(f"Confusion matrix at threshold {threshold:g}")
+    axes.set_title(f"Confusion matrix at threshold {threshold:.6g}\npolicy {policy}, fraud when probability >= it",
+                   fontsize="medium")
     return figure
 
 
-def precision_recall_figure(labels: np.ndarray, probabilities: np.ndarray, threshold: float,
+def precision_recall_figure(labels: np.ndarray, probabilities: np.ndarray, threshold: float, policy: str,
                             pr_auc: float) -> Figure:
-    """Draw the precision-recall curve and mark the operating point at ``threshold``."""
+    """Draw the precision-recall curve and mark the operating point at ``threshold``, chosen by ``policy``."""
     precision, recall, _ = precision_recall_curve(labels, probabilities)
-    predicted = probabilities > threshold
+    predicted = probabilities >= threshold
     true_positives = int(np.sum(predicted & (labels == 1)))
     point_precision = true_positives / max(int(predicted.sum()), 1)
     point_recall = true_positives / max(int(np.sum(labels == 1)), 1)
     figure = Figure(figsize=(5, 4), layout="constrained")
     axes = figure.subplots()
     axes.plot(recall, precision, label=f"PR curve (PR-AUC {pr_auc:.4f})")
-    axes.scatter([point_recall], [point_precision], color="red", zorder=3, label=f"threshold {threshold:g}")
+    axes.scatter([point_recall], [point_precision], color="red", zorder=3,
+                   label=f"operating point: threshold {threshold:.6g} ({policy})")
     axes.set_xlabel("recall")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1)

@@ -31,6 +31,9 @@ class Summary:
     onnx_input: str
     onnx_output: str
     threshold: float
+    """The decision threshold chosen on the validation split (fraud when probability >= it)."""
+    threshold_policy: str
+    """The policy that chose it, canonical text (``f1``, ``precision:0.9``, ``fixed:0.995``)."""
     metrics: dict[str, float]
     params: dict[str, Any]
     data_source: str

@@ -20,7 +20,8 @@ Train the credit-card fraud model, log the run to MLflow, register the ONNX mode
 good as the current holder, move the registry alias to it.
 
 Each flag falls back to the environment variable named in its help, then to the default. Exit status: 0 done,
-1 the run failed (bad data, tracking server, parity check, registry), 2 bad flags or environment."""
+1 the run failed (bad data, a threshold policy the validation split cannot meet, tracking server, parity check,
+registry), 2 bad flags or environment."""
 
 EPILOG = """\
 MLflow's own variables also apply: MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR and
@@ -108,12 +109,13 @@ def _train(config: TrainConfig) -> int:
     from .pipeline import ArtifactStoreError, run
     from .registry import RegistryError
     from .summary import write_summary
+    from .threshold import ThresholdError
     from .training import configure_threads
 
     LOG.info("TensorFlow uses %d thread(s)", configure_threads(config.threads))
     try:
         summary = run(config)
-    except (DataError, ArtifactStoreError, OnnxExportError, RegistryError) as error:
+    except (DataError, ArtifactStoreError, OnnxExportError, RegistryError, ThresholdError) as error:
         LOG.error("%s", error)
         return 1
     except MlflowException as error:

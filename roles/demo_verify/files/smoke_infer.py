@@ -54,7 +54,7 @@ def check(env: Mapping[str, str]) -> dict[str, Any]:
     url = env["INFER_URL"]
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"INFER_URL={url!r} is not an http(s) URL")
-    threshold = float(env.get("THRESHOLD", "0.995"))
+    threshold = float(env["THRESHOLD"])
     ca_bundle = env.get("INFERENCE_CA_BUNDLE") or None
     context = ssl.create_default_context(cafile=ca_bundle) if url.startswith("https://") else None
     results = []
@@ -66,7 +66,7 @@ def check(env: Mapping[str, str]) -> dict[str, Any]:
         except ValueError as error:
             result |= {"error": str(error), "ok": False}
         else:
-            result |= {"score": probability, "ok": (probability > threshold) == expected}
+            result |= {"score": probability, "ok": (probability >= threshold) == expected}
         results.append(result)
     return {"url": url, "threshold": threshold, "ok": all(r["ok"] for r in results), "examples": results}
 
