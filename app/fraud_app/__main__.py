@@ -36,7 +36,7 @@ def main() -> int:
         LOG.info("model endpoint %s/infer: %s", client.endpoint, status.message)
         if not config.verify_tls:
             LOG.warning("TLS certificate verification of the model endpoint is off (INFERENCE_TLS_VERIFY=false)")
-        page = FraudApp(client, config.threshold, Path(results_dir)).build(status)
+        page = FraudApp(client, config.threshold, Path(results_dir), model_label=config.model_label).build(status)
         try:
             page.queue(default_concurrency_limit=CONCURRENCY).launch(
                 server_name=config.server_name, server_port=config.server_port, css=CSS, max_file_size=MAX_UPLOAD,

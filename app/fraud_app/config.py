@@ -41,6 +41,8 @@ class AppConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S
     server_name: str = DEFAULT_SERVER_NAME
     server_port: int = DEFAULT_SERVER_PORT
+    # Which registered version answers (e.g. "DNN-credit-card-fraud version 3"), shown on the page.
+    model_label: str | None = None
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
@@ -48,7 +50,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
 
     Variables: INFERENCE_ENDPOINT (the full `.../v2/models/<name>/infer` URL, or a base URL together with
     MODEL_NAME), INFERENCE_TOKEN, FRAUD_THRESHOLD, INFERENCE_TLS_VERIFY, INFERENCE_CA_BUNDLE,
-    INFERENCE_TIMEOUT, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT. Raises ConfigError on the first bad value.
+    INFERENCE_TIMEOUT, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, FRAUD_MODEL_VERSION. Raises ConfigError on the first bad value.
     """
     env = os.environ if environ is None else environ
     base_url, model_name, model_version = _endpoint(env.get("INFERENCE_ENDPOINT", ""), env.get("MODEL_NAME", ""))
@@ -64,6 +66,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
         timeout_s=_positive(env, "INFERENCE_TIMEOUT", DEFAULT_TIMEOUT_S),
         server_name=_server_name(env.get("GRADIO_SERVER_NAME", DEFAULT_SERVER_NAME)),
         server_port=_port(env, "GRADIO_SERVER_PORT", DEFAULT_SERVER_PORT),
+        model_label=env.get("FRAUD_MODEL_VERSION", "").strip() or None,
     )
 
 

@@ -31,10 +31,11 @@ CSS = """
 class FraudApp:
     """The page's handlers, bound to one V2 client, a threshold and a directory for scored CSV files."""
 
-    def __init__(self, client: V2Client, threshold: float, results_dir: Path) -> None:
+    def __init__(self, client: V2Client, threshold: float, results_dir: Path, model_label: str | None = None) -> None:
         """Keep what the handlers need; nothing is contacted here."""
         self.client = client
         self.threshold = threshold
+        self.model_label = model_label
         self.results_dir = results_dir
 
     def check_transaction(self, *values: Any) -> tuple[str, str | Any]:
@@ -76,8 +77,10 @@ class FraudApp:
         """Lay out the page."""
         page = gr.Blocks(title="Credit card fraud check", analytics_enabled=False, delete_cache=(3600, 3600))
         with page:
-            gr.Markdown("# Credit card fraud check\nScore card transactions with the fraud model served over "
-                        f"KServe V2. A probability at or above **{self.threshold:g}** is reported as fraud.")
+            model = f"**{html.escape(self.model_label)}**, " if self.model_label else ""
+            gr.Markdown("# Credit card fraud check\nScore card transactions with the fraud model "
+                        f"{model}served over KServe V2. A probability at or above **{self.threshold:g}** "
+                        "is reported as fraud.", elem_id="intro")
             with gr.Row():
                 status = gr.HTML(render_status(initial_status, self.client.endpoint), elem_id="model-status")
                 refresh = gr.Button("Refresh model status", size="sm", scale=0, min_width=180)

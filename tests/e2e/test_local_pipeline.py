@@ -1,5 +1,9 @@
 """The local target end to end: `ansible-playbook site.yml` on a small generated dataset with real components,
-then inference, the app, a second run that changes nothing, and a teardown that leaves nothing behind."""
+then inference, the app, a second run that changes nothing, and a teardown that leaves nothing behind.
+
+The run renames the model's identity (inventories/common/model.yml) in one place, on the command line: what is
+trained, registered, resolved, served, smoke-checked and summarised must all follow (test_faults.py runs the
+default names)."""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ import json
 
 import pytest
 import requests
+from mlflow import MlflowClient
 from support.playbook import demo_ports, processes_under, run_playbook
 
 pytestmark = pytest.mark.e2e
+
+IDENTITY = {"fraud_demo_registered_model": "e2e-fraud-model", "fraud_demo_model_alias": "production",
+            "fraud_demo_serving_name": "e2e-fraud"}
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +28,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     ports = demo_ports()
     extra_vars = base / "vars.json"
     # 100k rows, 3 epochs: small enough for CI, enough for the smoke examples to clear the 0.995 threshold.
-    extra_vars.write_text(json.dumps({**ports, "training_rows": 100000, "training_epochs": 3}))
+    extra_vars.write_text(json.dumps({**ports, **IDENTITY, "training_rows": 100000, "training_epochs": 3}))
     try:
         # -vvv on the first run: the secrets tests below prove that even verbose output carries no key.
         changed, output = run_playbook("site.yml", extra_vars, state_dir, "-vvv")
@@ -37,18 +45,34 @@ def test_first_run_reports_changes_and_the_summary(demo) -> None:
     # demo_verify's smoke check through the app's backend (Gradio API) gave both examples their labels
     assert "app, clearly fraudulent: Fraud" in demo["output"]
     assert "app, clearly normal: Not fraud" in demo["output"]
+    assert "Registered:      e2e-fraud-model version 1" in demo["output"]
+    assert "/v2/models/e2e-fraud/infer" in demo["output"]
+
+
+def test_the_renamed_identity_is_what_mlflow_holds(demo) -> None:
+    """Trained and registered under the overridden name, the overridden alias on the version, nothing else."""
+    client = MlflowClient(f"http://127.0.0.1:{demo['ports']['mlflow_server_local_port']}")
+    assert [model.name for model in client.search_registered_models()] == ["e2e-fraud-model"]
+    assert [experiment.name for experiment in client.search_experiments()
+            if experiment.name != "Default"] == ["e2e-fraud-model"]
+    version = client.get_model_version_by_alias("e2e-fraud-model", "production")
+    assert version.version == "1"
+    threshold = float(version.tags["threshold"])
+    # the summary's operating point is the version's own threshold, and the app applies it
+    assert f"Operating point: fraud at or above {threshold}" in demo["output"]
 
 
 def test_v2_inference_returns_a_probability(demo) -> None:
     port = demo["ports"]["model_serving_local_port"]
     base = f"http://127.0.0.1:{port}/v2"
     assert requests.get(f"{base}/health/ready", timeout=10).status_code == 200
-    meta = requests.get(f"{base}/models/credit-card-fraud", timeout=10).json()
+    meta = requests.get(f"{base}/models/e2e-fraud", timeout=10).json()
     assert meta["inputs"][0]["name"] == "dense_input"
     body = {"inputs": [{"name": "dense_input", "shape": [2, 7], "datatype": "FP32",
                         "data": [300.0, 100.0, 20.0, 0, 0, 0, 1, 3.0, 0.4, 0.6, 1, 1, 1, 0]}]}
-    answer = requests.post(f"{base}/models/credit-card-fraud/infer", json=body, timeout=10)
+    answer = requests.post(f"{base}/models/e2e-fraud/infer", json=body, timeout=10)
     assert answer.status_code == 200, answer.text
+    assert answer.json()["model_name"] == "e2e-fraud"
     fraud, normal = answer.json()["outputs"][0]["data"]
     assert 0.0 <= normal < 0.5 < 0.995 < fraud <= 1.0
 
@@ -58,6 +82,10 @@ def test_app_answers_over_http(demo) -> None:
     page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
     assert page.status_code == 200
     assert "distance" in page.text.lower()
+    # the app applies the served version's threshold (its intro names it)
+    client = MlflowClient(f"http://127.0.0.1:{demo['ports']['mlflow_server_local_port']}")
+    threshold = float(client.get_model_version_by_alias("e2e-fraud-model", "production").tags["threshold"])
+    assert f"at or above **{threshold:g}**" in page.text
 
 
 def test_secrets_file_is_private_and_keys_stay_out_of_the_output(demo) -> None:
