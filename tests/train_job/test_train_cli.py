@@ -8,14 +8,17 @@ import pytest
 
 from train_job.config import OPTIONS
 from train_job.task import parse_config
+from train_job.threshold import ThresholdPolicy
 
 TRACKING = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
 
 
 def test_defaults() -> None:
-    """Without flags the run is the demo's: synthetic 1M rows, 2 epochs, threshold 0.995, alias champion."""
+    """Without flags the run is the demo's (synthetic 1M rows, 2 epochs, alias champion) with the threshold of the
+    best validation F1."""
     config = parse_config([], TRACKING)
-    assert (config.data, config.rows, config.epochs, config.threshold) == ("synthetic", 1_000_000, 2, 0.995)
+    assert (config.data, config.rows, config.epochs) == ("synthetic", 1_000_000, 2)
+    assert config.threshold_policy == ThresholdPolicy("f1")
     assert (config.experiment, config.registered_model) == ("DNN-credit-card-fraud", "DNN-credit-card-fraud")
     assert (config.alias, config.promotion_metric, config.force_promote) == ("champion", "pr_auc", False)
     assert config.summary_file is None and config.ca_bundle is None
@@ -28,6 +31,7 @@ def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
         "TRAIN_EPOCHS": "5",
         "TRAIN_BATCH_SIZE": "1_024",
         "TRAIN_OPTIMIZER": "SGD",
+        "TRAIN_THRESHOLD_POLICY": "precision:0.9",
         "TRAIN_FORCE_PROMOTE": "yes",
         "TRAIN_SUMMARY_FILE": str(tmp_path / "out" / "summary.json"),
     }
@@ -35,6 +39,9 @@ def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
     assert config.tracking_uri == "http://mlflow-server.mlflow.svc.cluster.local:8080"
     assert (config.epochs, config.batch_size, config.optimizer, config.force_promote) == (3, 1024, "sgd", False)
     assert config.summary_file == tmp_path / "out" / "summary.json"
+    assert config.threshold_policy == ThresholdPolicy("precision", 0.9)
+    flag = parse_config(["--threshold-policy", "FIXED:0.995"], environ)
+    assert flag.threshold_policy == ThresholdPolicy("fixed", 0.995)
     both = parse_config([], {**environ, "MLFLOW_TRACKING_URI": "https://mlflow.example.org"})
     assert both.tracking_uri == "https://mlflow.example.org"
 
@@ -44,12 +51,20 @@ def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
     [
         (["--epochs", "0"], TRACKING, "--epochs: expected a whole number >= 1, got '0'"),
         ([], {**TRACKING, "TRAIN_EPOCHS": "two"}, "environment variable TRAIN_EPOCHS: expected a whole number, got 'two'"),
-        (["--threshold", "1"], TRACKING, "--threshold: expected a number between 0 and 1 (exclusive), got '1'"),
+        (["--threshold-policy", "precision:1.5"], TRACKING,
+         "--threshold-policy: expected a threshold policy f1, precision:P, recall:R (P, R in (0, 1]) or fixed:T "
+         "(T in (0, 1)), got 'precision:1.5'"),
+        ([], {**TRACKING, "TRAIN_THRESHOLD_POLICY": "best"}, "environment variable TRAIN_THRESHOLD_POLICY: expected a "
+         "threshold policy f1, precision:P, recall:R (P, R in (0, 1]) or fixed:T (T in (0, 1)), got 'best'"),
+        (["--threshold=0.995"], TRACKING,  # the old flag: argparse takes it for --threshold-policy
+         "--threshold-policy: expected a threshold policy f1, precision:P, recall:R (P, R in (0, 1]) or fixed:T "
+         "(T in (0, 1)), got '0.995' (a fixed threshold is written fixed:0.995)"),
         (["--learning-rate", "nan"], TRACKING, "--learning-rate: expected a number between 0 and 10"),
         (["--optimizer", "rmsprop"], TRACKING, "--optimizer: expected one of adam, sgd, got 'rmsprop'"),
         (["--alias", "latest"], TRACKING, "--alias: expected an alias of letters"),
         (["--alias", "v2"], TRACKING, "got 'v2'"),
-        (["--promotion-metric", "accuracy"], TRACKING, "expected one of pr_auc, roc_auc, f1, precision, recall"),
+        (["--promotion-metric", "accuracy"], TRACKING, "expected one of pr_auc, roc_auc, got 'accuracy'"),
+        (["--promotion-metric", "f1"], TRACKING, "--promotion-metric: expected one of pr_auc, roc_auc, got 'f1'"),
         ([], {**TRACKING, "TRAIN_FORCE_PROMOTE": "maybe"}, "TRAIN_FORCE_PROMOTE: expected true or false, got 'maybe'"),
         ([], {}, "no tracking server: set MLFLOW_TRACKING_URI (or MLFLOW_ROUTE) or pass --tracking-uri"),
         ([], {"MLFLOW_ROUTE": "mlflow-server:8080"}, "environment variable MLFLOW_ROUTE: expected an MLflow tracking URI"),

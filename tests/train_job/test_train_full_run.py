@@ -24,7 +24,11 @@ from mlflow import MlflowClient
 from support.mlflow_server import ARTIFACTS_PREFIX
 
 from train_job import onnx_export, pipeline, registry
+from train_job.config import DEFAULT_THRESHOLD_POLICY
+from train_job.data import TransactionData, load, split
+from train_job.evaluation import evaluate
 from train_job.task import main
+from train_job.threshold import choose_threshold
 
 FRAUD = [480.0, 350.0, 9.0, 0, 0, 0, 1]
 """Far from home and from the last purchase, 9x the usual price, online, no chip, no PIN."""
@@ -88,7 +92,9 @@ def test_first_run_registers_the_model_and_moves_the_alias(first_run: dict, name
     assert first_run["model_uri"] == f"models:/{names['model']}/1"
     version = client.get_model_version_by_alias(names["model"], "champion")
     assert (version.version, version.run_id, version.status) == ("1", first_run["run_id"], "READY")
-    assert version.tags["threshold"] == "0.995"
+    assert version.tags["threshold"] == str(first_run["threshold"])
+    assert float(version.tags["threshold"]) == first_run["threshold"]
+    assert version.tags["threshold_policy"] == first_run["threshold_policy"] == str(DEFAULT_THRESHOLD_POLICY) == "f1"
     assert client.get_experiment_by_name(names["experiment"]).experiment_id == first_run["experiment_id"]
 
 
@@ -97,9 +103,12 @@ def test_run_records_params_metrics_data_and_images(first_run: dict, client: Mlf
     run = client.get_run(first_run["run_id"])
     assert run.info.status == "FINISHED"
     params, metrics = run.data.params, run.data.metrics
-    assert (params["batch_size"], params["epochs"], params["threshold"]) == ("256", "4", "0.995")
+    assert (params["batch_size"], params["epochs"]) == ("256", "4")
+    assert (params["threshold_policy"], params["threshold"]) == ("f1", str(first_run["threshold"]))
+    assert first_run["params"]["threshold"] == first_run["threshold"]
     assert (params["data_source"], params["data_rows"]) == ("synthetic:rows=8000,seed=11", "8000")
-    assert {"tn", "fp", "fn", "tp", "roc_auc", "pr_auc", "precision", "recall", "f1", "onnx_max_abs_diff"} <= set(metrics)
+    assert {"tn", "fp", "fn", "tp", "roc_auc", "pr_auc", "precision", "recall", "f1", "onnx_max_abs_diff",
+            "validation_precision", "validation_recall", "validation_f1"} <= set(metrics)
     assert metrics["tn"] + metrics["fp"] + metrics["fn"] + metrics["tp"] == 2_000
     assert {name: metrics[name] for name in first_run["metrics"]} == pytest.approx(first_run["metrics"])
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_pr_auc")] == [1, 2, 3, 4]
@@ -112,9 +121,21 @@ def test_run_records_params_metrics_data_and_images(first_run: dict, client: Mlf
     assert {"confusion_matrix.png", "precision_recall_curve.png"} <= artifacts
 
 
+def small_validation() -> TransactionData:
+    """The validation split of `SMALL_RUN`, recomputed from its seed."""
+    return split(load("synthetic", rows=8000, seed=11), validation_fraction=0.15, test_fraction=0.25,
+                 seed=11).validation
+
+
+def served_model(s3_server, folder: str) -> onnxruntime.InferenceSession:
+    """The model.onnx of a bucket folder, read with boto3, in ONNX Runtime."""
+    body = s3_server.client().get_object(Bucket=s3_server.bucket, Key=f"{folder}/model.onnx")["Body"].read()
+    return onnxruntime.InferenceSession(body, providers=["CPUExecutionProvider"])
+
+
 def test_bucket_folder_holds_one_self_contained_model_that_scores(first_run: dict, s3_server) -> None:
     """The summary's bucket folder (listed with boto3) holds model.onnx and no external data; the model scores
-    a clearly fraudulent transaction above the threshold and a clearly normal one below it."""
+    a clearly fraudulent transaction at or above the threshold and a clearly normal one below it."""
     assert first_run["artifact_bucket"] == s3_server.bucket
     folder = first_run["artifact_path"]
     assert folder.startswith(f"{ARTIFACTS_PREFIX}/{first_run['experiment_id']}/models/{first_run['model_id']}/")
@@ -124,31 +145,60 @@ def test_bucket_folder_holds_one_self_contained_model_that_scores(first_run: dic
     files = {item["Key"].removeprefix(f"{folder}/") for item in listing}
     assert "model.onnx" in files and "MLmodel" in files
     assert not [name for name in files if name.endswith(".data")]
-    body = s3.get_object(Bucket=s3_server.bucket, Key=f"{folder}/model.onnx")["Body"].read()
-    session = onnxruntime.InferenceSession(body, providers=["CPUExecutionProvider"])
+    session = served_model(s3_server, folder)
     (graph_input,) = session.get_inputs()
     assert (graph_input.name, graph_input.shape[1], graph_input.type) == ("dense_input", 7, "tensor(float)")
     (scores,) = session.run(None, {"dense_input": np.array([FRAUD, NORMAL], dtype=np.float32)})
     assert scores.shape == (2, 1)
-    assert scores[0, 0] > first_run["threshold"] > scores[1, 0]
+    assert scores[0, 0] >= first_run["threshold"] > scores[1, 0]
+
+
+def test_threshold_meets_its_policy_on_the_recomputed_validation_split(first_run: dict, s3_server,
+                                                                      client: MlflowClient) -> None:
+    """The run's validation split, recomputed from its seed, scored by the registered model: at the registered
+    threshold its F1 is the best any threshold reaches there, and the logged validation metrics are those at it
+    (within a row: ONNX Runtime and Keras differ by ~1e-7, and the threshold is one row's score)."""
+    validation = small_validation()
+    assert validation.rows == first_run["params"]["validation_rows"]
+    session = served_model(s3_server, first_run["artifact_path"])
+    (scores,) = session.run(None, {"dense_input": validation.features})
+    at = evaluate(validation.labels, scores[:, 0], first_run["threshold"])
+    one_row = 2 / (at["tp"] + at["fp"] + at["fn"])
+    assert at["f1"] >= choose_threshold(validation.labels, scores[:, 0], DEFAULT_THRESHOLD_POLICY).f1 - one_row
+    logged = client.get_run(first_run["run_id"]).data.metrics
+    for name in ("precision", "recall", "f1"):
+        assert logged[f"validation_{name}"] == pytest.approx(at[name], abs=one_row)
+        assert first_run["metrics"][f"validation_{name}"] == pytest.approx(logged[f"validation_{name}"])
 
 
 def test_worse_version_leaves_the_alias_and_force_moves_it(first_run: dict, names: dict[str, str],
-                                                           client: MlflowClient, tracked: str, tmp_path: Path) -> None:
+                                                           client: MlflowClient, tracked: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A holder with a higher PR-AUC keeps the alias (the new version is still registered); --force-promote
-    moves it."""
+    moves it. These runs declare other threshold policies (flag, then environment): the demo's fixed:0.995 and
+    recall:0.8; the version tags, params and summary carry each one."""
     client.log_metric(first_run["run_id"], "pr_auc", 1.0)  # the holder now looks unbeatable
     summary_file = tmp_path / "summary.json"
-    assert main(flags(names, "--summary-file", str(summary_file))) == 0
+    assert main(flags(names, "--summary-file", str(summary_file), "--threshold-policy", "fixed:0.995")) == 0
     second = json.loads(summary_file.read_text())
     assert (second["version"], second["alias_moved"], second["previous_alias_version"]) == ("2", False, "1")
     assert second["alias_reason"].endswith("< 1.000000 of version 1")
     assert client.get_model_version_by_alias(names["model"], "champion").version == "1"
-    assert client.get_model_version(names["model"], "2").status == "READY"
+    version = client.get_model_version(names["model"], "2")
+    assert version.status == "READY"
+    assert (second["threshold"], second["threshold_policy"]) == (0.995, "fixed:0.995")
+    assert (version.tags["threshold"], version.tags["threshold_policy"]) == ("0.995", "fixed:0.995")
+    monkeypatch.setenv("TRAIN_THRESHOLD_POLICY", "Recall:0.80")
     assert main(flags(names, "--force-promote", "--summary-file", str(summary_file))) == 0
     third = json.loads(summary_file.read_text())
     assert (third["version"], third["alias_moved"], third["alias_reason"]) == ("3", True, "forced")
     assert client.get_model_version_by_alias(names["model"], "champion").version == "3"
+    params = client.get_run(third["run_id"]).data.params
+    assert params["threshold_policy"] == third["threshold_policy"] == "recall:0.8"
+    tags = client.get_model_version(names["model"], "3").tags
+    assert (tags["threshold"], tags["threshold_policy"]) == (params["threshold"], "recall:0.8")
+    assert params["threshold"] == str(third["threshold"])
+    assert third["metrics"]["validation_recall"] >= 0.8
 
 
 def runs_of(client: MlflowClient, experiment: str) -> list:
@@ -177,6 +227,25 @@ def test_bad_data_stops_before_anything_reaches_mlflow(first_run: dict, names: d
     fresh = f"{names['experiment']}-never"
     assert main([*SMALL_RUN, "--data", str(bad), "--experiment", fresh]) == 1
     assert client.get_experiment_by_name(fresh) is None
+
+
+def test_unreachable_threshold_policy_fails_the_run_before_registering(first_run: dict, names: dict[str, str],
+                                                                       client: MlflowClient, tracked: str,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A model that scores every row alike cannot reach precision 0.9 at any threshold: exit 1 with one line
+    naming the policy and the best precision reachable (the fraud share); the run ends FAILED, no version."""
+    monkeypatch.setattr(pipeline, "predict", lambda model, features: np.full(len(features), 0.5, np.float32))
+    before = versions_of(client, names["model"])
+    assert main(flags(names, "--threshold-policy", "precision:0.9")) == 1
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    validation = small_validation()
+    fraud = int(validation.labels.sum())
+    assert len(errors) == 1 and errors[0].startswith(
+        f"threshold policy precision:0.9 cannot be met on the validation split ({validation.rows} rows, {fraud} "
+        f"fraud): the highest precision reachable is {fraud / validation.rows:.4f} (threshold 0.5, recall 1.0000)")
+    assert runs_of(client, names["experiment"])[0].info.status == "FAILED"
+    assert versions_of(client, names["model"]) == before
 
 
 def test_parity_failure_marks_the_run_failed_and_registers_nothing(first_run: dict, names: dict[str, str],

@@ -204,7 +204,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("alias", ("TRAIN_ALIAS",), alias_name, "champion",
            "registry alias moved to the new version when it is at least as good as the current holder"),
     Option("promotion_metric", ("TRAIN_PROMOTION_METRIC",), choice(*PROMOTION_METRICS), "pr_auc",
-           "test metric compared with the alias holder's (higher is better)"),
+           "threshold-free test metric compared with the alias holder's (higher is better)"),
     Option("force_promote", ("TRAIN_FORCE_PROMOTE",), boolean, False,
            "move the alias to the new version whatever the comparison says"),
     Option("artifacts_destination", ("MLFLOW_ARTIFACTS_DESTINATION",), s3_destination, None,

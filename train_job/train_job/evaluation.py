@@ -1,13 +1,15 @@
 """Test-split metrics of a fraud classifier: ranking quality and the confusion counts at the threshold.
 
-One comparison rule everywhere (here, `threshold`, the plots and the app): a transaction is fraud when its
-probability is >= the threshold.
+One comparison rule everywhere (`threshold.is_fraud`: here, in the threshold choice, the plots and the app): a
+transaction is fraud when its probability is >= the threshold.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, log_loss, roc_auc_score
+
+from .threshold import is_fraud
 
 METRIC_NAMES = ("roc_auc", "pr_auc", "precision", "recall", "f1", "tn", "fp", "fn", "tp")
 
@@ -17,7 +19,7 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray, threshold: float) ->
 
     A transaction counts as fraud when its probability is at or above ``threshold`` (``>=``, as the app decides).
     """
-    predicted = probabilities >= threshold
+    predicted = is_fraud(probabilities, threshold)
     tn, fp, fn, tp = (int(count) for count in confusion_matrix(labels, predicted, labels=[0, 1]).ravel())
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0

@@ -1,11 +1,13 @@
 """The run's image artifacts: a confusion matrix at the threshold and a precision-recall curve, each naming the
-threshold and the policy that chose it (fraud when probability >= threshold, as in `evaluation`)."""
+threshold and the policy that chose it (fraud when probability >= threshold: `threshold.is_fraud`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
+
+from .threshold import is_fraud
 
 
 def confusion_matrix_figure(metrics: dict[str, float], threshold: float, policy: str) -> Figure:
@@ -22,8 +24,8 @@ def confusion_matrix_figure(metrics: dict[str, float], threshold: float, policy:
     axes.set_yticks([0, 1], ["normal", "fraud"])
     axes.set_xlabel("predicted")
     axes.set_ylabel("actual")
-    axes.set_title(f"Confusion matrix at threshold {threshold:.6g}\npolicy {policy}, fraud when probability >= it",
-                   fontsize="medium")
+    axes.set_title(f"Confusion matrix at threshold {threshold:.6g}\n"
+                   f"(policy {policy}; fraud: probability >= threshold)", fontsize="medium")
     return figure
 
 
@@ -31,7 +33,7 @@ def precision_recall_figure(labels: np.ndarray, probabilities: np.ndarray, thres
                             pr_auc: float) -> Figure:
     """Draw the precision-recall curve and mark the operating point at ``threshold``, chosen by ``policy``."""
     precision, recall, _ = precision_recall_curve(labels, probabilities)
-    predicted = probabilities >= threshold
+    predicted = is_fraud(probabilities, threshold)
     true_positives = int(np.sum(predicted & (labels == 1)))
     point_precision = true_positives / max(int(predicted.sum()), 1)
     point_recall = true_positives / max(int(np.sum(labels == 1)), 1)
@@ -39,7 +41,7 @@ def precision_recall_figure(labels: np.ndarray, probabilities: np.ndarray, thres
     axes = figure.subplots()
     axes.plot(recall, precision, label=f"PR curve (PR-AUC {pr_auc:.4f})")
     axes.scatter([point_recall], [point_precision], color="red", zorder=3,
-                   label=f"operating point: threshold {threshold:.6g} ({policy})")
+                   label=f"operating point: threshold {threshold:.6g} (policy {policy})")
     axes.set_xlabel("recall")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1)

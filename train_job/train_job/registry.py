@@ -1,6 +1,9 @@
 """Model registry: register the logged model, move the alias when the new version is at least as good, and
 say where its files are in the bucket.
 
+"As good" compares a threshold-free test metric (`config.PROMOTION_METRICS`: pr_auc or roc_auc), so that versions
+whose thresholds were chosen by different policies compare fairly.
+
 A registration that fails half-way (after the version exists) deletes that version before re-raising, so the
 registry never keeps a version the run did not finish.
 """

@@ -3,12 +3,14 @@
 Policies (``--threshold-policy``): ``f1`` maximises F1; ``precision:P`` takes the highest recall whose precision
 is at least P; ``recall:R`` the highest precision (the highest threshold) whose recall is at least R; ``fixed:T``
 uses T as given (``fixed:0.995`` is the original demo). The candidates are the distinct validation scores, and a
-transaction is fraud when its probability is >= the threshold (the rule of `evaluation.evaluate` and the app).
+transaction is fraud when its probability is >= the threshold: `is_fraud`, the one rule of the metrics, the
+plots and the app.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +50,12 @@ class Choice:
                 "validation_f1": self.f1}
 
 
+def is_fraud(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Return which ``probabilities`` are >= ``threshold``, compared exactly (in float64, as the app compares
+    Python floats; numpy would round ``threshold`` to a float32 array's precision)."""
+    return np.asarray(probabilities, dtype=np.float64) >= threshold
+
+
 def parse_policy(text: str) -> ThresholdPolicy:
     """Parse ``f1``, ``precision:P``, ``recall:R`` or ``fixed:T`` (case-insensitive)."""
     kind, separator, number = text.strip().lower().partition(":")
@@ -60,7 +68,8 @@ def parse_policy(text: str) -> ThresholdPolicy:
             value = math.nan
         if 0 < value < 1 or (value == 1 and kind != "fixed"):
             return ThresholdPolicy(kind, value)
-    raise ValueError(f"expected a threshold policy {GRAMMAR}, got {text!r}")
+    hint = f" (a fixed threshold is written fixed:{text.strip()})" if re.fullmatch(r"0?\.\d+", text.strip()) else ""
+    raise ValueError(f"expected a threshold policy {GRAMMAR}, got {text!r}{hint}")
 
 
 def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, policy: ThresholdPolicy) -> Choice:
@@ -103,7 +112,7 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, policy: Thre
 
 
 def _choice_at(threshold: float, labels: np.ndarray, probabilities: np.ndarray) -> Choice:
-    flagged = probabilities >= threshold
+    flagged = is_fraud(probabilities, threshold)
     true_positives = int(np.sum(flagged & labels))
     precision = true_positives / max(int(flagged.sum()), 1)
     recall = true_positives / max(int(labels.sum()), 1)
