@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-DEFAULT_THRESHOLD = 0.995
 DEFAULT_SERVER_NAME = "127.0.0.1"
 DEFAULT_SERVER_PORT = 7860
 DEFAULT_TIMEOUT_S = 10.0
@@ -33,9 +32,11 @@ class AppConfig:
 
     base_url: str
     model_name: str
+    # The model version's own decision threshold (its MLflow tag `threshold`): no default, a wrong one would
+    # silently call most frauds "Not fraud" or flood the page with false alarms.
+    threshold: float
     model_version: str | None = None
     token: str | None = field(default=None, repr=False)
-    threshold: float = DEFAULT_THRESHOLD
     verify_tls: bool = True
     ca_bundle: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -49,7 +50,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
     """Read and validate the app's configuration from `environ` (default: the process environment).
 
     Variables: INFERENCE_ENDPOINT (the full `.../v2/models/<name>/infer` URL, or a base URL together with
-    MODEL_NAME), INFERENCE_TOKEN, FRAUD_THRESHOLD, INFERENCE_TLS_VERIFY, INFERENCE_CA_BUNDLE,
+    MODEL_NAME), FRAUD_THRESHOLD (required), INFERENCE_TOKEN, INFERENCE_TLS_VERIFY, INFERENCE_CA_BUNDLE,
     INFERENCE_TIMEOUT, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, FRAUD_MODEL_VERSION. Raises ConfigError on the first bad value.
     """
     env = os.environ if environ is None else environ
@@ -59,8 +60,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
         base_url=base_url,
         model_name=model_name,
         model_version=model_version,
+        threshold=_threshold(env),
         token=_token(env.get("INFERENCE_TOKEN")),
-        threshold=_probability(env, "FRAUD_THRESHOLD", DEFAULT_THRESHOLD),
         verify_tls=verify_tls,
         ca_bundle=_ca_bundle(env.get("INFERENCE_CA_BUNDLE", ""), verify_tls),
         timeout_s=_positive(env, "INFERENCE_TIMEOUT", DEFAULT_TIMEOUT_S),
@@ -111,6 +112,13 @@ def _token(token: str | None) -> str | None:
         # The value itself is a secret: name the variable, never echo the value.
         raise ConfigError("INFERENCE_TOKEN contains whitespace or control characters; give the bare token.")
     return stripped
+
+
+def _threshold(env: Mapping[str, str]) -> float:
+    if not env.get("FRAUD_THRESHOLD", "").strip():
+        raise ConfigError("FRAUD_THRESHOLD is not set: give the model version's decision threshold (its MLflow "
+                          "tag `threshold`), a probability strictly between 0 and 1.")
+    return _probability(env, "FRAUD_THRESHOLD", 0.0)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -119,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model-name",
         type=_model_name,
-        default="credit-card-fraud",
-        help="serving name in /v2/models/<name> (default: %(default)s)",
+        required=True,
+        help="serving name in /v2/models/<name> (the model_serving role passes model_serving_model_name)",
     )
     parser.add_argument(
         "--storage-path",

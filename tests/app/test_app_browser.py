@@ -4,18 +4,31 @@ down. Leaves screenshots in test-artifacts/app/."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fraud_app.features import FEATURE_NAMES
 from playwright.sync_api import Locator, Page, expect
+from support.onnx_models import expected_probabilities
 
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)
+# The served model's own threshold, as the roles pass it (FRAUD_THRESHOLD): neither 0.5 nor the demo's old 0.995.
+APP_THRESHOLD = 0.7
+# Two transactions the served (logistic) model scores between 0.5 and 0.995, one on each side of APP_THRESHOLD.
+BELOW = {"distance_from_home": 10.0, "distance_from_last_transaction": 2.0, "ratio_to_median_purchase_price": 3.5}
+ABOVE = {**BELOW, "ratio_to_median_purchase_price": 5.0}
+CARD_NOT_PRESENT = {"repeat_retailer": "No", "used_chip": "No", "used_pin_number": "No", "online_order": "Yes"}
 
 
 @pytest.fixture(scope="module")
 def app_url(start_app, v2_infer_url: str) -> str:
-    """The app, started against the real model server."""
-    return start_app(v2_infer_url)
+    """The app, started against the real model server with the model's threshold."""
+    return start_app(v2_infer_url, APP_THRESHOLD)
+
+
+def _probability(numbers: dict[str, float]) -> float:
+    row = [*numbers.values(), 0.0, 0.0, 0.0, 1.0]  # CARD_NOT_PRESENT, in FEATURE_NAMES order
+    return float(expected_probabilities(np.array([row]))[0, 0])
 
 
 def _fill_transaction(page: Page, numbers: dict[str, float], flags: dict[str, str]) -> None:
@@ -36,7 +49,7 @@ def test_check_transactions_and_score_a_csv(page: Page, app_url: str, tmp_path: 
     page.locator("#check").click()
     verdict = page.locator("#verdict .fraud-verdict")
     expect(verdict).to_have_text("Fraud")
-    expect(page.locator("#verdict")).to_contain_text("threshold 0.995")
+    expect(page.locator("#verdict")).to_contain_text(f"threshold {APP_THRESHOLD:g}")
     expect(page.locator("#verdict")).to_contain_text("round trip")
     page.screenshot(path=artifacts_dir / "fraud-verdict.png", full_page=True)
 
@@ -48,6 +61,14 @@ def test_check_transactions_and_score_a_csv(page: Page, app_url: str, tmp_path: 
     page.locator("#check").click()
     expect(verdict).to_have_text("Not fraud")
     page.screenshot(path=artifacts_dir / "one-transaction.png", full_page=True)
+
+    # Between 0.5 and 0.995 the verdict follows the model's threshold, not a fixed one.
+    assert 0.5 < _probability(BELOW) < APP_THRESHOLD < _probability(ABOVE) < 0.995
+    for numbers, expected in ((BELOW, "Not fraud"), (ABOVE, "Fraud")):
+        _fill_transaction(page, numbers, CARD_NOT_PRESENT)
+        page.locator("#check").click()
+        expect(page.locator("#verdict")).to_contain_text(f"Fraud probability {_probability(numbers):.6f}"[:-4])
+        expect(verdict).to_have_text(expected)
 
     page.locator("#distance_from_home input").fill("")
     page.locator("#check").click()
@@ -84,7 +105,7 @@ def _upload_and_score(page: Page, path: Path, header: str, rows: list[str]) -> L
 def test_model_server_down_is_shown_in_the_page(page: Page, start_app, closed_port_url: str,
                                                 artifacts_dir: Path) -> None:
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(start_app(f"{closed_port_url}/v2/models/credit-card-fraud/infer"))
+    page.goto(start_app(f"{closed_port_url}/v2/models/credit-card-fraud/infer", APP_THRESHOLD))
     expect(page.locator("#model-status")).to_contain_text("Not ready")
     expect(page.locator("#model-status")).to_contain_text("Cannot reach the model server")
     page.get_by_text("Clearly normal", exact=True).click()

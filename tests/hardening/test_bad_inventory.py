@@ -70,6 +70,12 @@ LOCAL: dict[str, tuple[dict[str, Any], str]] = {
     "absolute-artifacts-prefix": ({"mlflow_server_artifacts_prefix": "/mlflow"}, "mlflow_server_artifacts_prefix"),
     "missing-ca-bundle": ({"fraud_demo_ca_bundle": "/nonexistent/ca.pem"}, "fraud_demo_ca_bundle"),
     "relative-state-dir": ({"fraud_demo_state_dir": "relative/state"}, "fraud_demo_state_dir"),
+    # the model's identity and operating point, defined once for every role
+    "project-model-empty": ({"fraud_demo_registered_model": " "}, "fraud_demo_registered_model"),
+    "project-alias-reserved": ({"fraud_demo_model_alias": "v2"}, "fraud_demo_model_alias"),
+    "project-serving-name-capitals": ({"fraud_demo_serving_name": "Credit-Card"}, "fraud_demo_serving_name"),
+    "project-threshold-zero": ({"fraud_demo_threshold": 0}, "fraud_demo_threshold"),
+    "project-threshold-not-a-number": ({"fraud_demo_threshold": "high"}, "fraud_demo_threshold"),
 }
 OPENSHIFT: dict[str, tuple[dict[str, Any], str]] = {
     "project-name-with-capitals": ({"ds_project_name": "Credit_Card"}, "ds_project_name"),
@@ -167,6 +173,14 @@ def test_local_control_passes_preflight_with_a_ca_bundle(tmp_path: Path) -> None
     assert rc == 0, output[-4000:]
     assert "WARNING: fraud_demo_validate_certs is false" not in output
     assert not processes_under(tmp_path)
+
+
+def test_local_control_passes_preflight_with_the_model_renamed_and_a_threshold(tmp_path: Path) -> None:
+    """The project-wide identity checks accept what a user would set (a name with a space, a string number)."""
+    extra = {"fraud_demo_registered_model": "my fraud model", "fraud_demo_model_alias": "prod_2",
+             "fraud_demo_serving_name": "my-fraud", "fraud_demo_threshold": "0.9"}
+    rc, output = run(tmp_path, "local", "playbooks/preflight.yml", extra)
+    assert rc == 0, output[-4000:]
 
 
 def test_openshift_control_fails_only_at_the_cluster_api(tmp_path: Path) -> None:

@@ -98,6 +98,7 @@ BAD_OPTIONS = {
     "port zero": (["--http-port", "0"], {}, "invalid port '0'"),
     "port not a number": (["--http-port", "80a"], {}, "invalid port '80a'"),
     "grpc on the http port": (["--http-port", "9000", "--grpc-port", "9000"], {}, "both 9000"),
+    "no model name": ([], {}, "the following arguments are required: --model-name"),
     "model name with a slash": (["--model-name", "fraud/v2"], {}, "invalid model name 'fraud/v2'"),
     "path escaping the bucket": (["--storage-path", "models/../../etc"], {}, "no '.' or '..'"),
     "foreign URI scheme": (["--storage-path", "gs://bucket/models"], {}, "only s3:// URIs"),
@@ -123,6 +124,8 @@ def test_bad_options_are_rejected_before_anything_changes(tmp_path: Path, case: 
     }
     workdir = tmp_path / "workdir"
     command = [str(SERVING_PYTHON), "-m", "fraud_model_server", "--storage-path", "models/1", "--workdir", str(workdir)]
+    if case != "no model name":  # a later --model-name in options wins
+        command += ["--model-name", "credit-card-fraud"]
     result = subprocess.run([*command, *options], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2, result.stderr
     assert fragment in result.stderr

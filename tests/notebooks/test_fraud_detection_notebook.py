@@ -54,6 +54,9 @@ def test_notebook_runs_against_mlflow_and_s3(mlflow_server: str, s3_server: S3Se
         "MLFLOW_ROUTE": mlflow_server,
         "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{s3_server.bucket}/mlflow/",
         "TRAIN_ROWS": "5000",
+        # as the workbench's ConfigMap sets them from the project's identity (roles/workbench)
+        "TRAIN_REGISTERED_MODEL": "notebook-fraud-model",
+        "TRAIN_ALIAS": "champion",
         "PYTHONUNBUFFERED": "1",
     }
     result = subprocess.run(  # noqa: S603 - our interpreter and notebook
@@ -67,7 +70,7 @@ def test_notebook_runs_against_mlflow_and_s3(mlflow_server: str, s3_server: S3Se
     )
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     summary = json.loads((tmp_path / "last-run-summary.json").read_text())
-    assert summary["registered_model"] == "DNN-credit-card-fraud"
+    assert (summary["registered_model"], summary["alias"]) == ("notebook-fraud-model", "champion")
     assert f"is version {summary['version']}" in result.stdout
     assert f"s3://{s3_server.bucket}/{summary['artifact_path']}/model.onnx" in result.stdout
     scores = dict(re.findall(r"^\s*(suspicious|ordinary): ([0-9.]+) ->", result.stdout, re.MULTILINE))

@@ -10,16 +10,18 @@ from train_job.config import OPTIONS
 from train_job.task import parse_config
 from train_job.threshold import ThresholdPolicy
 
-TRACKING = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}
+# What every run must be given (the roles pass it; in the workbench its environment carries it).
+REQUIRED = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000", "TRAIN_REGISTERED_MODEL": "fraud-model",
+            "TRAIN_ALIAS": "champion"}
 
 
 def test_defaults() -> None:
-    """Without flags the run is the demo's (synthetic 1M rows, 2 epochs, alias champion) with the threshold of the
-    best validation F1."""
-    config = parse_config([], TRACKING)
+    """Given only what it must be given, the run is the measured one (synthetic 1M rows, 2 epochs) with the
+    threshold of the best validation F1, in an experiment named after the registered model."""
+    config = parse_config([], REQUIRED)
     assert (config.data, config.rows, config.epochs) == ("synthetic", 1_000_000, 2)
     assert config.threshold_policy == ThresholdPolicy("f1")
-    assert (config.experiment, config.registered_model) == ("DNN-credit-card-fraud", "DNN-credit-card-fraud")
+    assert (config.experiment, config.registered_model) == ("fraud-model", "fraud-model")  # experiment: the model's
     assert (config.alias, config.promotion_metric, config.force_promote) == ("champion", "pr_auc", False)
     assert config.summary_file is None and config.ca_bundle is None
 
@@ -34,8 +36,10 @@ def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
         "TRAIN_THRESHOLD_POLICY": "precision:0.9",
         "TRAIN_FORCE_PROMOTE": "yes",
         "TRAIN_SUMMARY_FILE": str(tmp_path / "out" / "summary.json"),
+        "TRAIN_REGISTERED_MODEL": "fraud-model", "MLFLOW_EXPERIMENT_NAME": "fraud-runs", "TRAIN_ALIAS": "staging",
     }
-    config = parse_config(["--epochs", "3", "--no-force-promote"], environ)
+    config = parse_config(["--epochs", "3", "--no-force-promote", "--alias", "production"], environ)
+    assert (config.registered_model, config.experiment, config.alias) == ("fraud-model", "fraud-runs", "production")
     assert config.tracking_uri == "http://mlflow-server.mlflow.svc.cluster.local:8080"
     assert (config.epochs, config.batch_size, config.optimizer, config.force_promote) == (3, 1024, "sgd", False)
     assert config.summary_file == tmp_path / "out" / "summary.json"
@@ -49,32 +53,38 @@ def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "environ", "message"),
     [
-        (["--epochs", "0"], TRACKING, "--epochs: expected a whole number >= 1, got '0'"),
-        ([], {**TRACKING, "TRAIN_EPOCHS": "two"}, "environment variable TRAIN_EPOCHS: expected a whole number, got 'two'"),
-        (["--threshold-policy", "precision:1.5"], TRACKING,
+        (["--epochs", "0"], REQUIRED, "--epochs: expected a whole number >= 1, got '0'"),
+        ([], {**REQUIRED, "TRAIN_EPOCHS": "two"}, "environment variable TRAIN_EPOCHS: expected a whole number, got 'two'"),
+        (["--threshold-policy", "precision:1.5"], REQUIRED,
          "--threshold-policy: expected a threshold policy f1, precision:P, recall:R (P, R in (0, 1]) or fixed:T "
          "(T in (0, 1)), got 'precision:1.5'"),
-        ([], {**TRACKING, "TRAIN_THRESHOLD_POLICY": "best"}, "environment variable TRAIN_THRESHOLD_POLICY: expected a "
+        ([], {**REQUIRED, "TRAIN_THRESHOLD_POLICY": "best"}, "environment variable TRAIN_THRESHOLD_POLICY: expected a "
          "threshold policy f1, precision:P, recall:R (P, R in (0, 1]) or fixed:T (T in (0, 1)), got 'best'"),
-        (["--threshold=0.995"], TRACKING,  # the old flag: argparse takes it for --threshold-policy
+        (["--threshold=0.995"], REQUIRED,  # the old flag: argparse takes it for --threshold-policy
          "--threshold-policy: expected a threshold policy f1, precision:P, recall:R (P, R in (0, 1]) or fixed:T "
          "(T in (0, 1)), got '0.995' (a fixed threshold is written fixed:0.995)"),
-        (["--learning-rate", "nan"], TRACKING, "--learning-rate: expected a number between 0 and 10"),
-        (["--optimizer", "rmsprop"], TRACKING, "--optimizer: expected one of adam, sgd, got 'rmsprop'"),
-        (["--alias", "latest"], TRACKING, "--alias: expected an alias of letters"),
-        (["--alias", "v2"], TRACKING, "got 'v2'"),
-        (["--promotion-metric", "accuracy"], TRACKING, "expected one of pr_auc, roc_auc, got 'accuracy'"),
-        (["--promotion-metric", "f1"], TRACKING, "--promotion-metric: expected one of pr_auc, roc_auc, got 'f1'"),
-        ([], {**TRACKING, "TRAIN_FORCE_PROMOTE": "maybe"}, "TRAIN_FORCE_PROMOTE: expected true or false, got 'maybe'"),
+        ([], {**REQUIRED, "TRAIN_THRESHOLD": "0.995"},  # the old variable: refused, not ignored
+         "environment variable TRAIN_THRESHOLD='0.995' is no longer read: use TRAIN_THRESHOLD_POLICY (a fixed "
+         "threshold T is written fixed:T)"),
+        (["--learning-rate", "nan"], REQUIRED, "--learning-rate: expected a number between 0 and 10"),
+        (["--optimizer", "rmsprop"], REQUIRED, "--optimizer: expected one of adam, sgd, got 'rmsprop'"),
+        (["--alias", "latest"], REQUIRED, "--alias: expected an alias of letters"),
+        (["--alias", "v2"], REQUIRED, "got 'v2'"),
+        (["--promotion-metric", "accuracy"], REQUIRED, "expected one of pr_auc, roc_auc, got 'accuracy'"),
+        (["--promotion-metric", "f1"], REQUIRED, "--promotion-metric: expected one of pr_auc, roc_auc, got 'f1'"),
+        ([], {**REQUIRED, "TRAIN_FORCE_PROMOTE": "maybe"}, "TRAIN_FORCE_PROMOTE: expected true or false, got 'maybe'"),
         ([], {}, "no tracking server: set MLFLOW_TRACKING_URI (or MLFLOW_ROUTE) or pass --tracking-uri"),
         ([], {"MLFLOW_ROUTE": "mlflow-server:8080"}, "environment variable MLFLOW_ROUTE: expected an MLflow tracking URI"),
         (["--tracking-uri", "http://"], {}, "--tracking-uri: expected an MLflow tracking URI"),
-        (["--artifacts-destination", "bucket/prefix"], TRACKING, "expected s3://bucket/ or s3://bucket/prefix/"),
-        (["--ca-bundle", "/nonexistent/ca.pem"], TRACKING, "--ca-bundle: expected an existing file"),
-        (["--summary-file", "/dev/null/summary.json"], TRACKING, "/dev/null is not a writable directory"),
-        (["--registered-model", "a/b"], TRACKING, "expected a name of 1-256 printable characters without '/'"),
-        (["--validation-fraction", "0.45", "--test-fraction", "0.45"], TRACKING, "leave too little to train on"),
-        (["--rows", "10"], TRACKING, "--rows: expected a whole number >= 100, got '10'"),
+        (["--artifacts-destination", "bucket/prefix"], REQUIRED, "expected s3://bucket/ or s3://bucket/prefix/"),
+        (["--ca-bundle", "/nonexistent/ca.pem"], REQUIRED, "--ca-bundle: expected an existing file"),
+        (["--summary-file", "/dev/null/summary.json"], REQUIRED, "/dev/null is not a writable directory"),
+        (["--registered-model", "a/b"], REQUIRED, "expected a name of 1-256 printable characters without '/'"),
+        (["--validation-fraction", "0.45", "--test-fraction", "0.45"], REQUIRED, "leave too little to train on"),
+        (["--rows", "10"], REQUIRED, "--rows: expected a whole number >= 100, got '10'"),
+        ([], {**REQUIRED, "TRAIN_REGISTERED_MODEL": ""},
+         "--registered-model is required: pass it or set TRAIN_REGISTERED_MODEL"),
+        ([], {**REQUIRED, "TRAIN_ALIAS": ""}, "--alias is required: pass it or set TRAIN_ALIAS"),
     ],
 )
 def test_bad_values_are_named(argv: list[str], environ: dict[str, str], message: str,

@@ -35,7 +35,7 @@ FRAUD = [480.0, 350.0, 9.0, 0, 0, 0, 1]
 NORMAL = [2.0, 0.5, 0.9, 1, 1, 1, 0]
 """Near home, usual price, chip and PIN at a known shop."""
 SMALL_RUN = ["--rows", "8000", "--epochs", "4", "--batch-size", "256", "--seed", "11",
-             "--validation-fraction", "0.15", "--test-fraction", "0.25"]
+             "--validation-fraction", "0.15", "--test-fraction", "0.25", "--alias", "champion"]
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +225,7 @@ def test_bad_data_stops_before_anything_reaches_mlflow(first_run: dict, names: d
     assert len(runs_of(client, names["experiment"])) == before_runs
     assert versions_of(client, names["model"]) == before_versions
     fresh = f"{names['experiment']}-never"
-    assert main([*SMALL_RUN, "--data", str(bad), "--experiment", fresh]) == 1
+    assert main([*SMALL_RUN, "--data", str(bad), "--experiment", fresh, "--registered-model", fresh]) == 1
     assert client.get_experiment_by_name(fresh) is None
 
 

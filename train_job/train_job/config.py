@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -13,7 +14,9 @@ from urllib.parse import urlsplit
 
 from .threshold import ThresholdPolicy, parse_policy
 
-DEFAULT_NAME = "DNN-credit-card-fraud"
+REQUIRED = object()
+"""The default of an option the caller must give: the model's identity is the deployment's (the Ansible roles pass
+the project's; the workbench's environment carries it), so the package holds no second copy of it."""
 DEFAULT_THRESHOLD_POLICY = ThresholdPolicy("f1")
 """Chosen by measurement (train_job/README.md, "Decision threshold")."""
 TRACKING_SCHEMES = ("http", "https", "sqlite", "file", "postgresql", "mysql")
@@ -196,13 +199,15 @@ OPTIONS: tuple[Option, ...] = (
            "share of rows held out for per-epoch validation"),
     Option("test_fraction", ("TRAIN_TEST_FRACTION",), open_interval(0.0, 0.5), 0.1,
            "share of rows held out for the final metrics and the ONNX parity check"),
-    Option("tracking_uri", ("MLFLOW_TRACKING_URI", "MLFLOW_ROUTE"), tracking_uri, None,
+    Option("tracking_uri", ("MLFLOW_TRACKING_URI", "MLFLOW_ROUTE"), tracking_uri, REQUIRED,
            "MLflow tracking server (required; MLFLOW_ROUTE is the demo's name for it)"),
-    Option("experiment", ("MLFLOW_EXPERIMENT_NAME",), model_name, DEFAULT_NAME, "MLflow experiment"),
-    Option("registered_model", ("TRAIN_REGISTERED_MODEL",), model_name, DEFAULT_NAME,
-           "registered model that receives the new version"),
-    Option("alias", ("TRAIN_ALIAS",), alias_name, "champion",
-           "registry alias moved to the new version when it is at least as good as the current holder"),
+    Option("registered_model", ("TRAIN_REGISTERED_MODEL",), model_name, REQUIRED,
+           "registered model that receives the new version (required)"),
+    Option("experiment", ("MLFLOW_EXPERIMENT_NAME",), model_name, None,
+           "MLflow experiment (default: the registered model's name)"),
+    Option("alias", ("TRAIN_ALIAS",), alias_name, REQUIRED,
+           "registry alias moved to the new version when it is at least as good as the current holder (required; "
+           "the one serving follows)"),
     Option("promotion_metric", ("TRAIN_PROMOTION_METRIC",), choice(*PROMOTION_METRICS), "pr_auc",
            "threshold-free test metric compared with the alias holder's (higher is better)"),
     Option("force_promote", ("TRAIN_FORCE_PROMOTE",), boolean, False,
@@ -216,3 +221,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("summary_file", ("TRAIN_SUMMARY_FILE",), writable_path, None,
            "write the run summary JSON here (run, model version, alias, metrics, ONNX location)"),
 )
+
+RETIRED_ENVIRONMENT = {
+    "TRAIN_THRESHOLD": "TRAIN_THRESHOLD_POLICY (a fixed threshold T is written fixed:T)",
+}
+"""Variables earlier versions read, with what replaced them: set, they stop the run instead of being ignored."""
+
+
+def check_retired(environ: Mapping[str, str]) -> None:
+    """Raise ValueError naming a retired variable that is set, and its replacement."""
+    for name, replacement in RETIRED_ENVIRONMENT.items():
+        if name in environ:
+            raise ValueError(f"environment variable {name}={environ[name]!r} is no longer read: use {replacement}")

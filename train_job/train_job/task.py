@@ -11,7 +11,7 @@ from dataclasses import fields
 from types import FrameType
 from typing import Any
 
-from .config import OPTIONS, Option, TrainConfig
+from .config import OPTIONS, REQUIRED, Option, TrainConfig, check_retired
 
 LOG = logging.getLogger("train_job")
 
@@ -19,7 +19,8 @@ DESCRIPTION = """\
 Train the credit-card fraud model, log the run to MLflow, register the ONNX model and, when it is at least as
 good as the current holder, move the registry alias to it.
 
-Each flag falls back to the environment variable named in its help, then to the default. Exit status: 0 done,
+Each flag falls back to the environment variable named in its help, then to the default; the tracking server,
+the registered model and the alias have none. Exit status: 0 done,
 1 the run failed (bad data, a threshold policy the validation split cannot meet, tracking server, parity check,
 registry), 2 bad flags or environment."""
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     for option in OPTIONS:
         fallback = f"env {' or '.join(option.env)}"
-        default = "" if option.default is None else f"; default {option.default}"
+        default = "" if option.default is None or option.default is REQUIRED else f"; default {option.default}"
         if isinstance(option.default, bool):
             parser.add_argument(option.flag, dest=option.field, action=argparse.BooleanOptionalAction,
                                 default=None, help=f"{option.help} ({fallback}{default})")
@@ -64,8 +65,10 @@ def resolve(option: Option, given: Any, environ: Mapping[str, str]) -> Any:
                 return option.parse(environ[name])
             except ValueError as error:
                 raise ValueError(f"environment variable {name}: {error}") from None
-    if option.default is None and option.field == "tracking_uri":
-        raise ValueError("no tracking server: set MLFLOW_TRACKING_URI (or MLFLOW_ROUTE) or pass --tracking-uri")
+    if option.default is REQUIRED:
+        if option.field == "tracking_uri":
+            raise ValueError("no tracking server: set MLFLOW_TRACKING_URI (or MLFLOW_ROUTE) or pass --tracking-uri")
+        raise ValueError(f"{option.flag} is required: pass it or set {' or '.join(option.env)}")
     return option.default
 
 
@@ -75,7 +78,9 @@ def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] |
     namespace = parser.parse_args(argv)
     environ = os.environ if environ is None else environ
     try:
+        check_retired(environ)
         values = {option.field: resolve(option, getattr(namespace, option.field), environ) for option in OPTIONS}
+        values["experiment"] = values["experiment"] or values["registered_model"]
         return TrainConfig(**{field.name: values[field.name] for field in fields(TrainConfig)})
     except ValueError as error:
         parser.error(str(error))
