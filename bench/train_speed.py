@@ -30,7 +30,7 @@ THRESHOLDS = (0.5, 0.995)
 DEMO = {"batch_size": 32, "optimizer": "adam", "learning_rate": 0.001}
 
 
-def ours() -> dict[str, Any]:
+def ours_config() -> dict[str, Any]:
     """train_job's own defaults (what the demo runs when the inventory overrides nothing), not a copy of them."""
     from train_job.config import OPTIONS
 
@@ -88,7 +88,7 @@ def measure(kind: str, rows: int) -> dict[str, Any]:
 
         sink = timed_log_epoch if kind == "explicit" else None
         started = time.perf_counter()
-        model = train(parts, epochs=2, seed=SEED, sink=sink, **ours())
+        model = train(parts, epochs=2, seed=SEED, sink=sink, **ours_config())
         figures["train_seconds"] = time.perf_counter() - started
         figures["tracking_in_fit_seconds"] = in_sink[0]
         probabilities = predict(model, parts.test.features)
@@ -96,7 +96,7 @@ def measure(kind: str, rows: int) -> dict[str, Any]:
         if kind == "explicit":
             proto = to_onnx(model)
             logging_started = time.perf_counter()
-            tracking.log_setup({"batch_size": ours()["batch_size"]}, parts.train)
+            tracking.log_setup({"batch_size": ours_config()["batch_size"]}, parts.train)
             metrics = evaluate(parts.test.labels, probabilities, THRESHOLDS[1])
             tracking.log_results(metrics, {
                 "confusion_matrix.png": confusion_matrix_figure(metrics, THRESHOLDS[1], f"fixed:{THRESHOLDS[1]}"),
@@ -141,7 +141,7 @@ def comparison_table(demo: dict[str, Any], ours: dict[str, Any]) -> str:
     """Markdown table: the demo's configuration against ours on the same rows."""
     from train_job.config import DEFAULT_THRESHOLD_POLICY
 
-    config = ours()
+    config = ours_config()
     rows = ["| | demo defaults (batch 32, Adam 1e-3, external StandardScaler, numpy fit, threshold 0.995) | ours "
             f"(train_job's defaults: batch {config['batch_size']}, {config['optimizer'].capitalize()} "
             f"{config['learning_rate']:g} cosine decay, Normalization layer, tf.data, threshold policy "
