@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.playbook import RECAP, REPO
+from support.playbook import RECAP, REPO, demo_ports
 from support.playbook import processes_under as playbook_processes_under
+from support.ports import LOOPBACK
 
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 ERROR = re.compile(r"^\[ERROR\]: (.*?)(?=^Origin:|^fatal:|^failed:|\Z)", re.M | re.S)
@@ -113,8 +115,9 @@ def run(tmp_path: Path, inventory: str, playbook: str, extra: dict[str, Any], *a
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
     }
-    # The openshift inventory's state dir is inside the repository: point it at the throwaway one too.
-    base = {"fraud_demo_state_dir": str(state_dir)}
+    # The openshift inventory's state dir is inside the repository: point it at the throwaway one too. Free ports:
+    # preflight checks that nothing else listens on the ones the demo would open.
+    base = {"fraud_demo_state_dir": str(state_dir), **demo_ports()}
     proc = subprocess.run(
         [PLAYBOOK, "-i", f"inventories/{inventory}/", playbook,
          "-e", json.dumps(base), "-e", json.dumps(extra), *args],
@@ -134,7 +137,8 @@ def processes_under(path: Path) -> list[str]:
     return [cmdline for cmdline in playbook_processes_under(path) if "ansible-playbook" not in cmdline]
 
 
-def assert_rejected(tmp_path: Path, inventory: str, extra: dict[str, Any], variable: str) -> None:
+def assert_rejected(tmp_path: Path, inventory: str, extra: dict[str, Any], variable: str) -> str:
+    """Assert the run is rejected in preflight, naming `variable`, with nothing changed; return the error."""
     rc, output = run(tmp_path, inventory, "site.yml", extra, "--tags", "preflight")
     assert rc != 0, f"accepted {extra}:\n{output[-4000:]}"
     error = first_error(output)
@@ -149,6 +153,7 @@ def assert_rejected(tmp_path: Path, inventory: str, extra: dict[str, Any], varia
     assert not state_dir.exists() or not any(state_dir.iterdir())
     assert not (REPO / "relative").exists()
     assert not processes_under(tmp_path)
+    return error
 
 
 @pytest.mark.parametrize(("extra", "variable"), LOCAL.values(), ids=LOCAL.keys())
@@ -173,6 +178,18 @@ def test_local_control_passes_preflight_with_a_ca_bundle(tmp_path: Path) -> None
     assert rc == 0, output[-4000:]
     assert "WARNING: fraud_demo_validate_certs is false" not in output
     assert not processes_under(tmp_path)
+
+
+def test_local_target_rejects_a_port_another_process_listens_on(tmp_path: Path) -> None:
+    """A port the demo would open, held by a process that is not ours (nothing of ours runs in this state
+    directory): rejected naming the variable, before the state directory is made."""
+    with socket.socket() as holder:
+        holder.bind((LOOPBACK, 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        error = assert_rejected(tmp_path, "local", {"mlflow_server_local_port": port}, "mlflow_server_local_port")
+    assert f"Port {port} (mlflow_server_local_port) on 127.0.0.1 is in use by another process" in error
+    assert not (tmp_path / "state").exists()
 
 
 def test_local_control_passes_preflight_with_the_model_renamed_and_a_threshold(tmp_path: Path) -> None:
