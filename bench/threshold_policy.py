@@ -18,14 +18,9 @@ import sys
 import time
 from typing import Any
 
+from train_job.config import defaults
+
 POLICIES = ("f1", "precision:0.9", "recall:0.9", "fixed:0.5", "fixed:0.995")
-
-
-def defaults() -> dict[str, Any]:
-    """train_job's defaults for the fields the benchmark needs (no copy of them here)."""
-    from train_job.config import OPTIONS
-
-    return {option.field: option.default for option in OPTIONS}
 
 
 def measure(rows: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -36,8 +31,7 @@ def measure(rows: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from train_job.threshold import ThresholdError, choose_threshold, is_fraud, parse_policy
     from train_job.training import predict, train
 
-    config = defaults()
-    config["rows"] = rows
+    config = {**defaults(), "rows": rows}
     print(f"bench: training on {rows:,} rows with train_job's defaults ...", file=sys.stderr, flush=True)
     parts = split(load("synthetic", rows=rows, seed=config["seed"]), validation_fraction=config["validation_fraction"],
                   test_fraction=config["test_fraction"], seed=config["seed"])

@@ -32,10 +32,10 @@ DEMO = {"batch_size": 32, "optimizer": "adam", "learning_rate": 0.001}
 
 def ours_config() -> dict[str, Any]:
     """train_job's own defaults (what the demo runs when the inventory overrides nothing), not a copy of them."""
-    from train_job.config import OPTIONS
+    from train_job.config import defaults
 
-    return {option.field: option.default for option in OPTIONS
-            if option.field in ("batch_size", "optimizer", "learning_rate")}
+    return {field: value for field, value in defaults().items()
+            if field in ("batch_size", "optimizer", "learning_rate")}
 
 
 def measure(kind: str, rows: int) -> dict[str, Any]:

@@ -222,6 +222,11 @@ OPTIONS: tuple[Option, ...] = (
            "write the run summary JSON here (run, model version, alias, metrics, ONNX location)"),
 )
 
+def defaults() -> dict[str, Any]:
+    """Each option's default (REQUIRED for the ones without): what a run uses where nothing overrides it."""
+    return {option.field: option.default for option in OPTIONS}
+
+
 RETIRED_ENVIRONMENT = {
     "TRAIN_THRESHOLD": "TRAIN_THRESHOLD_POLICY (a fixed threshold T is written fixed:T)",
 }
