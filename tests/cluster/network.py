@@ -5,13 +5,19 @@ and gets the addresses of 100.(64+k).0.0/16 (shared address space, never routed 
 
 | what | address |
 |---|---|
-| bridge `fdbr<k>` on the host: pods' gateway, cluster DNS, the ODF S3 server | 100.(64+k).0.1/17 |
-| pod IPs (one veth per pod network namespace on the bridge) | 100.(64+k).0.2 ... 100.(64+k).127.254 |
+| pods' gateway, cluster DNS, the ODF S3 server: a `local` route on the host (no interface holds it) | 100.(64+k).0.1 |
+| pod IPs (one veth per pod network namespace on the bridge `fdbr<k>`, routed from the host with that source) | 100.(64+k).0.2 ... 100.(64+k).127.254 |
 | Service ClusterIPs (the apiserver's `--service-cluster-ip-range`; a `local` route so the host answers them) | 100.(64+k).128.0/24 |
 | the router (Routes' hosts resolve to it) | 100.(64+k).200.1 |
 
 Everything is set up and removed with `ip` (iproute2) and needs root, as on the machines this project runs on;
 `available()` says whether it can work here. A stale setup of a dead owner (its lock free) is removed before reuse.
+
+No address of the host's network namespace changes while control planes and pods come and go: the gateway is a
+route, not an address of the bridge, and neither the bridge nor the host's end of a veth gets an IPv6 link-local
+address (`addrgenmode none`). Chromium fails every request in flight with net::ERR_NETWORK_CHANGED when an address
+of the host changes, and the browser tests run beside the cluster tests (measured with Chromium 156 and 30 pending
+requests: the bridge's address appearing failed 24 of them, a veth's link-local address 15, routes and links none).
 """
 
 from __future__ import annotations
@@ -110,15 +116,19 @@ class ClusterNetwork:
         raise NetworkError(f"no free pod network index among {candidates} (each running control plane holds one)")
 
     def up(self) -> None:
-        """Create the bridge with the gateway address and the local routes of the Service and router ranges."""
+        """Create the bridge, the gateway's and the pods' routes and the local routes of the Service and router
+        ranges; no address of the host changes."""
         _ip("link", "add", self.bridge, "type", "bridge")
-        _ip("addr", "add", f"{self.gateway}/17", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "addrgenmode", "none")
         _ip("link", "set", self.bridge, "up")
+        _ip("route", "add", "local", f"{self.gateway}/32", "dev", "lo")
+        _ip("route", "add", self.pod_cidr, "dev", self.bridge, "src", self.gateway)
         _ip("route", "add", "local", self.service_cidr, "dev", "lo")
         _ip("route", "add", "local", self.router_cidr, "dev", "lo")
 
     def down(self, release: bool = True) -> None:
-        """Remove the bridge (pods' veths go with their namespaces) and the routes; release the index."""
+        """Remove the bridge (pods' veths and the pods' route go with it) and the routes; release the index."""
+        _ip("route", "del", "local", f"{self.gateway}/32", "dev", "lo", check=False)
         _ip("route", "del", "local", self.service_cidr, "dev", "lo", check=False)
         _ip("route", "del", "local", self.router_cidr, "dev", "lo", check=False)
         _ip("link", "del", self.bridge, check=False)
@@ -142,6 +152,7 @@ class ClusterNetwork:
         `name` (at most 8 characters) names the host end `fdv<name>`; it goes away with the namespace."""
         host, peer = f"fdv{name}"[:15], f"fdp{name}"[:15]
         _ip("link", "add", host, "type", "veth", "peer", "name", peer)
+        _ip("link", "set", host, "addrgenmode", "none")
         _ip("link", "set", host, "master", self.bridge, "up")
         _ip("link", "set", peer, "netns", str(pid))
         inside = ["nsenter", f"--net=/proc/{pid}/ns/net", "ip"]
