@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import sys
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -21,6 +22,14 @@ def machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{cpu}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}, "
             f"load average at start {load}")
+
+
+def publish(name: str, title: str, body: str, *, write: bool) -> None:
+    """Write the section (and say where), or only print it (a script's --no-write)."""
+    if write:
+        print(f"bench: wrote {write_section(name, title, body)}", file=sys.stderr)
+    else:
+        print(body)
 
 
 def write_section(name: str, title: str, body: str) -> Path:

@@ -96,12 +96,9 @@ def main() -> None:
         f"Benchmark wall time: {(time.perf_counter() - started) / 60:.1f} min. Rerun: "
         "`.venv/bin/python bench/threshold_policy.py`.",
     ])
-    if args.no_write:
-        print(body)
-        return
-    from report import write_section  # bench/, on the path as this script's directory
+    from report import publish  # bench/, on the path as this script's directory
 
-    print(f"bench: wrote {write_section('decision-threshold', 'Decision threshold', body)}", file=sys.stderr)
+    publish("decision-threshold", "Decision threshold", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from fraud_app.client import V2Client
-from fraud_app.features import FEATURE_NAMES, FEATURES
+from fraud_app.features import FEATURE_NAMES, FEATURES, FLOAT32_MAX
 
 MAX_ROWS = 100_000
 PROBABILITY_COLUMN = "fraud_probability"
@@ -37,7 +37,8 @@ class BatchResult:
 def read_transactions(path: str | Path) -> pd.DataFrame:
     """Read a CSV with a header naming the seven feature columns (other columns are kept as they are).
 
-    Distances and the price ratio must be numbers >= 0, the four flags 0 or 1. Raises BatchError naming the
+    Distances and the price ratio must be numbers >= 0 within the model's float32 range, the four flags 0 or
+    1. Raises BatchError naming the
     missing columns, or the column and CSV line numbers of bad values.
     """
     try:
@@ -59,9 +60,9 @@ def read_transactions(path: str | Path) -> pd.DataFrame:
         raise BatchError(f"The CSV has {len(frame):,} transactions; at most {MAX_ROWS:,} are scored at once.")
     for feature in FEATURES:
         values = pd.to_numeric(frame[feature.name].str.strip(), errors="coerce")
-        good = values.isin((0, 1)) if feature.is_flag else values.ge(0) & values.ne(float("inf"))
+        good = values.isin((0, 1)) if feature.is_flag else values.ge(0) & values.le(FLOAT32_MAX)
         if not good.all():
-            expected = "0 or 1" if feature.is_flag else "a number >= 0"
+            expected = "0 or 1" if feature.is_flag else f"a number from 0 to {FLOAT32_MAX:.4g}"
             raise BatchError(f"Column {feature.name} must hold {expected}; bad values on CSV line(s) "
                              f"{_lines(good)}.")
         frame[feature.name] = values.astype(float)

@@ -54,6 +54,10 @@ EXAMPLES: tuple[Example, ...] = (
 )
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest value the model's float32 input holds (numpy.finfo(numpy.float32).max); larger ones overflow."""
+
+
 class FeatureError(ValueError):
     """A transaction's feature values cannot be sent to the model; the message names the bad field."""
 
@@ -61,7 +65,8 @@ class FeatureError(ValueError):
 def transaction_row(values: Mapping[str, object]) -> list[float]:
     """Validate one transaction given by feature name and return it as a row in model column order.
 
-    Numbers must be finite and non-negative; flags accept "Yes"/"No", booleans or 0/1.
+    Numbers must be finite, non-negative and within the model's float32 range; flags accept "Yes"/"No", booleans
+    or 0/1.
     """
     row: list[float] = []
     for feature in FEATURES:
@@ -79,6 +84,9 @@ def _number_value(feature: Feature, value: object) -> float:
         raise FeatureError(f"{feature.label} must be a number, got {value!r}.") from None
     if not math.isfinite(number) or number < 0:
         raise FeatureError(f"{feature.label} must be a finite number >= 0, got {value!r}.")
+    if number > FLOAT32_MAX:
+        raise FeatureError(f"{feature.label} must be at most {FLOAT32_MAX:.4g} (the model's float32 range), "
+                           f"got {value!r}.")
     return number
 
 

@@ -28,6 +28,8 @@ def test_examples_include_the_two_demo_rows_and_are_valid() -> None:
     ("distance_from_last_transaction", -1, "Distance from last transaction must be a finite number >= 0, got -1"),
     ("ratio_to_median_purchase_price", "abc", "Ratio to median purchase price must be a number, got 'abc'"),
     ("ratio_to_median_purchase_price", float("inf"), "must be a finite number >= 0"),
+    ("distance_from_home", "1e39", "Distance from home must be at most 3.403e+38 (the model's float32 range), got "
+                                   "'1e39'"),
     ("used_chip", None, "Used chip is required: choose Yes or No"),
     ("online_order", "maybe", "Online order must be Yes or No, got 'maybe'"),
 ])
@@ -60,10 +62,12 @@ def test_missing_columns_are_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("rows", "message"), [
-    (["1,2,3,1,0,0,1", "1,-2,3,1,0,0,1"], "Column distance_from_last_transaction must hold a number >= 0; "
-                                          "bad values on CSV line(s) 3."),
-    (["1,2,x,1,0,0,1", "1,2,,1,0,0,1"], "Column ratio_to_median_purchase_price must hold a number >= 0; "
-                                        "bad values on CSV line(s) 2, 3."),
+    (["1,2,3,1,0,0,1", "1,-2,3,1,0,0,1"], "Column distance_from_last_transaction must hold a number from 0 to "
+                                          "3.403e+38; bad values on CSV line(s) 3."),
+    (["1,2,x,1,0,0,1", "1,2,,1,0,0,1"], "Column ratio_to_median_purchase_price must hold a number from 0 to "
+                                        "3.403e+38; bad values on CSV line(s) 2, 3."),
+    (["1,2,3,1,0,0,1", "1,2,3,1,0,0,1", "1e39,2,3,1,0,0,1"], "Column distance_from_home must hold a number from 0 "
+                                                             "to 3.403e+38; bad values on CSV line(s) 4."),
     (["1,2,3,2,0,0,1"], "Column repeat_retailer must hold 0 or 1; bad values on CSV line(s) 2."),
     (["1,2,3,1,yes,0,1"] * 7, "Column used_chip must hold 0 or 1; bad values on CSV line(s) 2, 3, 4, 5, 6 "
                                "and 2 more."),

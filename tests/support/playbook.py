@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from .ports import free_port
+from .ports import free_port, port_is_free
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = [str(Path(sys.executable).parent / "ansible-playbook")]
@@ -24,15 +24,27 @@ PORT_VARIABLES = (
     "object_store_local_filer_port",
     "object_store_local_webdav_port",
     "object_store_local_admin_port",
+    "object_store_local_s3_grpc_port",
+    "object_store_local_master_grpc_port",
+    "object_store_local_volume_grpc_port",
+    "object_store_local_filer_grpc_port",
     "mlflow_server_local_port",
     "model_serving_local_port",
     "fraud_app_local_port",
 )
 
 
+# Port variables whose program also binds the port + an offset (roles/preflight/defaults/main.yml).
+PORT_OFFSETS = {"object_store_local_admin_port": 10000}
+
+
 def demo_ports() -> dict[str, int]:
-    """A free 127.0.0.1 port for each port variable of the local target."""
-    return {variable: free_port() for variable in PORT_VARIABLES}
+    """A free 127.0.0.1 port for each port variable of the local target (and its + offset port, where it has one)."""
+    ports = {variable: free_port() for variable in PORT_VARIABLES}
+    for variable, offset in PORT_OFFSETS.items():
+        ports[variable] = next(port for port in iter(free_port, None)
+                               if port + offset <= 65535 and port_is_free(port + offset))
+    return ports
 
 
 def ansible_playbook(playbook: str, extra_vars: Path, state_dir: Path, *args: str) -> tuple[int, str]:

@@ -53,7 +53,7 @@ def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "environ", "message"),
     [
-        (["--epochs", "0"], REQUIRED, "--epochs: expected a whole number >= 1, got '0'"),
+        (["--epochs", "0"], REQUIRED, "--epochs: expected a whole number from 1 to 10_000, got '0'"),
         ([], {**REQUIRED, "TRAIN_EPOCHS": "two"}, "environment variable TRAIN_EPOCHS: expected a whole number, got 'two'"),
         (["--threshold-policy", "precision:1.5"], REQUIRED,
          "--threshold-policy: expected a threshold policy f1, precision:P, recall:R (P, R in (0, 1]) or fixed:T "
@@ -81,7 +81,11 @@ def test_environment_fallback_and_flag_precedence(tmp_path: Path) -> None:
         (["--summary-file", "/dev/null/summary.json"], REQUIRED, "/dev/null is not a writable directory"),
         (["--registered-model", "a/b"], REQUIRED, "expected a name of 1-256 printable characters without '/'"),
         (["--validation-fraction", "0.45", "--test-fraction", "0.45"], REQUIRED, "leave too little to train on"),
-        (["--rows", "10"], REQUIRED, "--rows: expected a whole number >= 100, got '10'"),
+        (["--rows", "10"], REQUIRED, "--rows: expected a whole number from 100 to 1_000_000_000, got '10'"),
+        (["--rows", str(10**12)], REQUIRED, "--rows: expected a whole number from 100 to 1_000_000_000"),
+        (["--batch-size", str(10**12)], REQUIRED, "--batch-size: expected a whole number from 1 to 1_048_576"),
+        (["--epochs", str(10**9)], REQUIRED, "--epochs: expected a whole number from 1 to 10_000"),
+        (["--seed", "-1"], REQUIRED, "--seed: expected a whole number from 0 to 4_294_967_295, got '-1'"),
         ([], {**REQUIRED, "TRAIN_REGISTERED_MODEL": ""},
          "--registered-model is required: pass it or set TRAIN_REGISTERED_MODEL"),
         ([], {**REQUIRED, "TRAIN_ALIAS": ""}, "--alias is required: pass it or set TRAIN_ALIAS"),
@@ -113,4 +117,4 @@ def test_bad_flag_on_the_real_command_line_exits_2() -> None:
     result = subprocess.run([sys.executable, "-m", "train_job", "--batch-size", "-5"], capture_output=True,
                             text=True, timeout=60, env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
     assert result.returncode == 2
-    assert "--batch-size: expected a whole number >= 1, got '-5'" in result.stderr
+    assert "--batch-size: expected a whole number from 1 to 1_048_576, got '-5'" in result.stderr

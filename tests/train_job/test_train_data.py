@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from train_job import synthetic
-from train_job.data import DataError, TransactionData, load, read_csv, split
+from train_job.data import DataError, TransactionData, check_fits, load, read_csv, split
 from train_job.schema import COLUMNS, FEATURE_COLUMNS, LABEL_COLUMN
 from train_job.sources import redact
 
@@ -67,13 +67,16 @@ def test_reads_a_local_csv_in_chunks(tmp_path: Path) -> None:
         (None, ["-3.5,2.0,1.0,1,0,0,1,0", *GOOD_ROWS],
          "column 'distance_from_home' has a negative value (-3.5) at data row 1 (line 2)"),
         (None, [*GOOD_ROWS, "1.0,2.0,1.0,1,0,0,1,2"], "column 'fraud' has a value other than 0 or 1 (2) at data row 5"),
+        (None, [*GOOD_ROWS, "1e39,2.0,1.0,1,0,0,1,0"],
+         "column 'distance_from_home' has a value beyond the model's float32 range (+-3.403e+38) (1e+39) at data "
+         "row 5"),
         (None, [*GOOD_ROWS, "1.0,2.0,1.0,1,0,0,1,0.5"], "column 'fraud' has a value other than 0 or 1 (0.5)"),
         (None, [*GOOD_ROWS, "1.0,2.0,1.0,1,3,0,1,0"], "column 'used_chip' has a value other than 0 or 1 (3)"),
         (None, [], "the file has a header but no data rows"),
         (None, [row[:-1] + "0" for row in GOOD_ROWS], "column 'fraud' holds a single class (0 in all 4 rows)"),
     ],
     ids=["missing", "extra", "renamed", "non-numeric", "boolean", "nan", "empty-cell", "inf", "negative",
-         "label-2", "label-fraction", "flag-3", "header-only", "single-class"],
+         "label-2", "beyond-float32", "label-fraction", "flag-3", "header-only", "single-class"],
 )
 def test_bad_csv_is_rejected_by_name(tmp_path: Path, header: str | None, rows: list[str], message: str) -> None:
     """Each kind of bad data stops loading with a message naming the file, the column, the row and the value."""
@@ -82,6 +85,56 @@ def test_bad_csv_is_rejected_by_name(tmp_path: Path, header: str | None, rows: l
         load(str(path), rows=0, seed=0)
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+def test_a_gzipped_csv_is_read_whatever_its_name(tmp_path: Path) -> None:
+    """The public data set often comes as creditcard.csv.gz: unpacked as it streams (sniffed, not by name)."""
+    frame = synthetic_frame(2_000, seed=6)
+    frame.to_csv(tmp_path / "data.csv.gz", index=False, compression="gzip")
+    (tmp_path / "data.bin").write_bytes((tmp_path / "data.csv.gz").read_bytes())
+    for name in ("data.csv.gz", "data.bin"):
+        data = read_csv(str(tmp_path / name), chunk_rows=500)
+        np.testing.assert_allclose(data.features, frame[list(FEATURE_COLUMNS)].to_numpy(np.float32), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ((",".join(COLUMNS) + "\n1.0,2.0,1.0,1,0,0,1,0\n# caf\xe9\n").encode("latin-1"),
+         "not UTF-8 text (byte 0xe9 after 0 data rows): save it as UTF-8"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a NUL byte at byte 8: a binary file, not CSV text"),
+        (b"\x1f\x8b\x08\x00garbage", "not a readable gzip file"),
+        (b"a" * (3 << 20), "a line longer than 1,048,576 bytes"),
+        ((",".join(COLUMNS) + "\n" + "1" * (2 << 20)).encode(), "a line longer than 1,048,576 bytes"),
+    ],
+    ids=["latin-1", "binary", "broken-gzip", "no-newline", "long-row"],
+)
+def test_a_file_that_is_not_csv_text_is_refused_by_name(tmp_path: Path, content: bytes, message: str) -> None:
+    """No UnicodeDecodeError traceback: the file and what it holds instead are named, before anything is logged."""
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as caught:
+        read_csv(str(path))
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_gigabytes_of_nul_bytes_are_refused_at_once_in_bounded_memory(tmp_path: Path) -> None:
+    """A 2 GB sparse file of NUL bytes (it drove the loader past 14 GB) stops at its first chunk."""
+    path = tmp_path / "zeros.csv"
+    with path.open("wb") as sparse:
+        sparse.truncate(2 << 30)
+    with pytest.raises(DataError, match="a NUL byte at byte 0: a binary file"):
+        read_csv(str(path))
+
+
+def test_rows_that_cannot_fit_in_memory_are_refused_with_the_figures() -> None:
+    with pytest.raises(DataError, match=r"--rows 1_000_000_000_000 needs about 110,000.0 GB of memory .* this "
+                                        r"process can use 8.0 GB"):
+        check_fits(10**12, available=8 * 10**9)
+    check_fits(1_000_000, available=8 * 10**9)
+    with pytest.raises(DataError, match="needs about"):
+        load("synthetic", rows=10**12, seed=0)
 
 
 def test_empty_file_is_rejected(tmp_path: Path) -> None:

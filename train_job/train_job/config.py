@@ -23,6 +23,8 @@ TRACKING_SCHEMES = ("http", "https", "sqlite", "file", "postgresql", "mysql")
 PROMOTION_METRICS = ("pr_auc", "roc_auc")
 """Threshold-free test metrics: versions chosen by different threshold policies compare fairly."""
 OPTIMIZERS = ("adam", "sgd")
+MAX_ROWS = 1_000_000_000
+"""Most synthetic rows accepted at all (about 100 GB in memory); fewer are refused when memory cannot hold them."""
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,15 @@ class TrainConfig:
                              f"{self.test_fraction} leave too little to train on (keep the sum below 0.9)")
 
 
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """Return a parser for integers >= ``minimum`` (underscores allowed: 1_000_000)."""
+def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
+    """Return a parser for integers from ``minimum`` to ``maximum`` (underscores allowed: 1_000_000)."""
     def parse(text: str) -> int:
         try:
             value = int(text.replace("_", ""))
         except ValueError:
             raise ValueError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise ValueError(f"expected a whole number >= {minimum}, got {text!r}")
+        if not minimum <= value <= maximum:
+            raise ValueError(f"expected a whole number from {minimum:_} to {maximum:_}, got {text!r}")
         return value
     return parse
 
@@ -179,15 +181,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("data", ("TRAIN_DATA",), text_value, "synthetic",
            "training data: 'synthetic' (seeded generator), a CSV path, an http(s) URL, or s3://bucket/key "
            "(read with the AWS_* data-connection variables; s3:///key uses AWS_S3_BUCKET)"),
-    Option("rows", ("TRAIN_ROWS",), whole_number(100), 1_000_000, "rows to generate when --data is synthetic"),
-    Option("seed", ("TRAIN_SEED",), whole_number(0), 42, "seed of the generator, the split and the weights"),
-    Option("epochs", ("TRAIN_EPOCHS",), whole_number(1), 2, "passes over the training split"),
-    Option("batch_size", ("TRAIN_BATCH_SIZE",), whole_number(1), 4096,
+    Option("rows", ("TRAIN_ROWS",), whole_number(100, MAX_ROWS), 1_000_000,
+           "rows to generate when --data is synthetic (refused when they cannot fit in this machine's memory)"),
+    Option("seed", ("TRAIN_SEED",), whole_number(0, 2**32 - 1), 42,
+           "seed of the generator, the split and the weights"),
+    Option("epochs", ("TRAIN_EPOCHS",), whole_number(1, 10_000), 2, "passes over the training split"),
+    Option("batch_size", ("TRAIN_BATCH_SIZE",), whole_number(1, 2**20), 4096,
            "rows per gradient step (chosen by measurement, see docs/benchmarks.md; the demo used 32)"),
     Option("optimizer", ("TRAIN_OPTIMIZER",), choice(*OPTIMIZERS), "adam", "optimizer: " + " or ".join(OPTIMIZERS)),
     Option("learning_rate", ("TRAIN_LEARNING_RATE",), open_interval(0.0, 10.0), 0.03,
            "initial step size, decayed to 0 along a cosine over the run (large batches need a larger rate)"),
-    Option("threads", ("TRAIN_THREADS",), whole_number(1), None,
+    Option("threads", ("TRAIN_THREADS",), whole_number(1, 1024), None,
            "TensorFlow threads (default: the CPUs this process may use, from its affinity and cgroup CPU quota, "
            "so a container with a CPU limit does not oversubscribe)"),
     Option("threshold_policy", ("TRAIN_THRESHOLD_POLICY",), parse_policy, DEFAULT_THRESHOLD_POLICY,

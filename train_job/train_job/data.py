@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import synthetic
+from .csv_stream import StreamError, checked
 from .schema import BINARY_COLUMNS, COLUMNS, DISTANCE_COLUMNS, FEATURE_COLUMNS, LABEL_COLUMN
 from .sources import SourceError, open_source, redact
 
@@ -20,6 +21,11 @@ SYNTHETIC = "synthetic"
 
 CHUNK_ROWS = 200_000
 """CSV rows parsed and checked at a time: memory holds one text chunk plus the float32 result."""
+
+BYTES_PER_ROW = 110
+"""Peak memory per synthetic row to generate and split it (measured: 109 at 1M and 5M rows); training needs more."""
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class DataError(ValueError):
@@ -53,6 +59,7 @@ class Split:
 def load(source: str, *, rows: int, seed: int, ca_bundle: str | None = None) -> TransactionData:
     """Return validated data: ``rows`` synthetic transactions for ``synthetic``, else the CSV at ``source``."""
     if source == SYNTHETIC:
+        check_fits(rows)
         features, labels = synthetic.generate(rows, seed)
         data = TransactionData(features, labels, f"{SYNTHETIC}:rows={rows},seed={seed}")
     else:
@@ -68,8 +75,8 @@ def read_csv(source: str, *, ca_bundle: str | None = None, chunk_rows: int = CHU
     label_parts: list[np.ndarray] = []
     seen = 0
     try:
-        with open_source(source, ca_bundle=ca_bundle) as stream:
-            with pd.read_csv(stream, chunksize=chunk_rows, skipinitialspace=True) as reader:
+        with open_source(source, ca_bundle=ca_bundle) as raw, checked(raw, name) as stream:
+            with pd.read_csv(stream, chunksize=chunk_rows, skipinitialspace=True, encoding="utf-8") as reader:
                 for frame in reader:
                     if seen == 0:
                         check_columns(list(frame.columns), name)
@@ -81,8 +88,11 @@ def read_csv(source: str, *, ca_bundle: str | None = None, chunk_rows: int = CHU
         raise DataError(f"{name}: the file is empty (no header, no rows)") from None
     except pd.errors.ParserError as error:
         raise DataError(f"{name}: not a well-formed CSV file: {error}") from None
-    except SourceError as error:
+    except (SourceError, StreamError) as error:
         raise DataError(str(error)) from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{name}: not UTF-8 text (byte {error.object[error.start]:#04x} after {seen} data rows): save "
+                        "it as UTF-8 (or ASCII), optionally gzipped") from None
     if seen == 0:
         raise DataError(f"{name}: the file has a header but no data rows")
     return TransactionData(np.concatenate(feature_parts), np.concatenate(label_parts), name)
@@ -104,7 +114,8 @@ def check_columns(columns: list[str], source: str) -> None:
 def validate_frame(frame: pd.DataFrame, source: str, *, first_row: int = 1) -> None:
     """Raise `DataError` for the first bad value of ``frame``, whose first row is data row ``first_row``.
 
-    Checks, per column: numeric, finite (no empty cell, NaN or inf), distances >= 0, flags and label 0 or 1.
+    Checks, per column: numeric, finite (no empty cell, NaN or inf) also as the model's float32, distances >= 0,
+    flags and label 0 or 1.
     """
     for column in COLUMNS:
         values = frame[column]
@@ -116,6 +127,8 @@ def validate_frame(frame: pd.DataFrame, source: str, *, first_row: int = 1) -> N
             values = numbers
         numbers = values.to_numpy(np.float64, na_value=np.nan)
         _fail_first(frame, ~np.isfinite(numbers), column, "an empty, NaN or infinite value", source, first_row)
+        _fail_first(frame, np.abs(numbers) > FLOAT32_MAX, column,
+                    f"a value beyond the model's float32 range (+-{FLOAT32_MAX:.4g})", source, first_row)
         if column in DISTANCE_COLUMNS:
             _fail_first(frame, numbers < 0, column, "a negative value", source, first_row)
         if column in BINARY_COLUMNS:
@@ -133,6 +146,40 @@ def _fail_first(frame: pd.DataFrame, bad: object, column: str, problem: str, sou
     raise DataError(f"{source}: column {column!r} has {problem} ({value!r}) at data row {first_row + position} "
                     f"(line {first_row + position + 1}); {int(mask.sum())} bad value(s) in rows "
                     f"{first_row}-{first_row + len(frame) - 1}")
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still use: MemAvailable, capped by its cgroup's limit (a container's); None if unknown."""
+    candidates = []
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    candidates.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    v1 = "/sys/fs/cgroup/memory/memory."
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         (v1 + "limit_in_bytes", v1 + "usage_in_bytes")):
+        try:
+            with open(limit) as max_file, open(usage) as used_file:
+                text = max_file.read().strip()
+                if text != "max" and int(text) < 1 << 60:
+                    candidates.append(int(text) - int(used_file.read().strip()))
+        except (OSError, ValueError):
+            continue
+        break
+    return min(candidates) if candidates else None
+
+
+def check_fits(rows: int, available: int | None = None) -> None:
+    """Raise `DataError` when ``rows`` synthetic rows cannot fit in the memory this process can use."""
+    available = available_memory() if available is None else available
+    needed = rows * BYTES_PER_ROW
+    if available is not None and needed > available:
+        raise DataError(f"--rows {rows:_} needs about {needed / 1e9:,.1f} GB of memory to generate and split "
+                        f"({BYTES_PER_ROW} bytes per row) and more to train; this process can use "
+                        f"{available / 1e9:,.1f} GB: ask for fewer rows")
 
 
 def check_classes(data: TransactionData) -> None:
