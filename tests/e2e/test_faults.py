@@ -1,6 +1,7 @@
-"""Faults against the real local demo (issue 8): a run stopped after any stage resumes, a killed model server comes
-back on its own, a stopped object store makes a rerun fail clearly before it changes anything and a plain rerun
-brings it back, and teardown still leaves nothing behind.
+"""Faults against the real local demo (issues 8 and 16): a run stopped after any stage resumes, a killed model
+server comes back on its own, a stopped object store makes a rerun fail clearly before it changes anything and a
+plain rerun brings it back, one training runs at a time and Ctrl-C stops it, and teardown still leaves nothing
+behind.
 
 The tests run in file order on one demo (free ports, a throwaway state directory, 20,000 generated rows), each
 starting from the state the previous one left.
@@ -20,7 +21,7 @@ import psutil
 import pytest
 import requests
 import yaml
-from support.playbook import REPO, RECAP, ansible_playbook, demo_ports, processes_under, run_playbook
+from support.playbook import PLAYBOOK, REPO, RECAP, ansible_playbook, demo_ports, processes_under, run_playbook
 
 pytestmark = pytest.mark.e2e
 
@@ -204,6 +205,53 @@ def test_a_stopped_object_store_fails_a_rerun_clearly_and_a_plain_rerun_brings_i
     assert "object-store" in running(state_dir)
     assert requests.get(f"{endpoint}/healthz", timeout=5).status_code == 200
     assert_demo_works(demo, output)
+
+
+def model_versions(port: int) -> int:
+    """How many versions the demo's registered model holds."""
+    answer = requests.get(f"http://127.0.0.1:{port}/api/2.0/mlflow/model-versions/search", timeout=10,
+                          params={"filter": f"name='{EXPERIMENT}'", "max_results": 1000})
+    answer.raise_for_status()
+    return len(answer.json().get("model_versions", []))
+
+
+def start_training(demo: dict) -> subprocess.Popen[str]:
+    """A forced, longer training (--tags training) in a process group of its own, as a terminal runs it."""
+    env = {**os.environ, "FRAUD_DEMO_STATE_DIR": str(demo["state_dir"]), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.Popen(
+        [*PLAYBOOK, "site.yml", "-e", f"@{demo['vars']}", "--tags", "training", "-e", "training_force=true",
+         "-e", "training_rows=400000", "-e", "training_epochs=40"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def trainings(state_dir: Path) -> list[str]:
+    """The train_job processes of this demo (not the `timeout` that runs each)."""
+    return [cmdline for cmdline in processes_under(state_dir)
+            if "-m train_job" in cmdline and not cmdline.startswith("timeout ")]
+
+
+def test_one_training_at_a_time_and_ctrl_c_stops_it(demo) -> None:
+    """A second training while one runs is refused without touching the first one's log; Ctrl-C (SIGINT to the
+    run's process group) stops the training it started, and no version is registered after it."""
+    state_dir, mlflow_port = demo["state_dir"], demo["ports"]["mlflow_server_local_port"]
+    versions = model_versions(mlflow_port)
+    first = start_training(demo)
+    try:
+        wait_for("the first training running", lambda: trainings(state_dir) and
+                 "epoch" in (state_dir / "training" / "train.log").read_text(), 240)
+        log_before = (state_dir / "training" / "train.log").read_text()
+        second = start_training(demo)
+        output, _ = second.communicate(timeout=240)
+        assert second.returncode != 0, output[-3000:]
+        assert "Another training of this demo is running" in output, output[-3000:]
+        assert (state_dir / "training" / "train.log").read_text().startswith(log_before)
+        assert len(trainings(state_dir)) == 1
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=120)
+    wait_for("the interrupted training gone", lambda: not trainings(state_dir), 60)
+    time.sleep(5)
+    assert model_versions(mlflow_port) == versions, "a version was registered after Ctrl-C"
 
 
 def test_teardown_after_the_faults_leaves_no_process_and_no_state(demo) -> None:
