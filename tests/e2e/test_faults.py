@@ -220,7 +220,7 @@ def start_training(demo: dict) -> subprocess.Popen[str]:
     env = {**os.environ, "FRAUD_DEMO_STATE_DIR": str(demo["state_dir"]), "ANSIBLE_NOCOLOR": "1"}
     return subprocess.Popen(
         [*PLAYBOOK, "site.yml", "-e", f"@{demo['vars']}", "--tags", "training", "-e", "training_force=true",
-         "-e", "training_rows=400000", "-e", "training_epochs=40"],
+         "-e", "training_rows=200000", "-e", "training_epochs=60"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 

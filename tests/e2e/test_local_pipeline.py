@@ -48,6 +48,10 @@ def test_first_run_reports_changes_and_the_summary(demo) -> None:
     assert "app, clearly normal: Not fraud" in demo["output"]
     assert "Registered:      e2e-fraud-model version 1" in demo["output"]
     assert "/v2/models/e2e-fraud/infer" in demo["output"]
+    # the state directory is the demo's: made by it (so teardown removes it, below), private, marked
+    marker = demo["state_dir"] / ".fraud-demo-state"
+    assert marker.read_text().splitlines()[-1] == "made: true"
+    assert demo["state_dir"].stat().st_mode & 0o777 == 0o700
 
 
 def test_the_renamed_identity_is_what_mlflow_holds(demo) -> None:
