@@ -1,16 +1,20 @@
 """Faults against the real local demo (issues 8 and 16): a run stopped after any stage resumes, a killed model
-server comes back on its own, a stopped object store makes a rerun fail clearly before it changes anything and a
-plain rerun brings it back, one training runs at a time and Ctrl-C stops it, and teardown still leaves nothing
-behind.
+server comes back on its own, so does MLflow when its main process is killed (its workers go with it), a killed
+supervisord leaves nothing running and a rerun brings the demo back, a stopped object store makes a rerun fail
+clearly before it changes anything and a plain rerun brings it back, one training runs at a time and Ctrl-C stops
+it, a full disk is refused before anything starts (and a training it breaks names the cause), and teardown still
+leaves nothing behind.
 
-The tests run in file order on one demo (free ports, a throwaway state directory, 20,000 generated rows), each
-starting from the state the previous one left.
+The tests run in file order on one demo (free ports, a throwaway state directory on a tmpfs of its own, 20,000
+generated rows), each starting from the state the previous one left.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +42,8 @@ STAGE_PROGRAMS = {
     "playbooks/app.yml": {"fraud-app"},
 }
 RECOVERY_S = 120
+# Size of the state directory's tmpfs: above preflight's 256 MiB minimum (a whole stand-up writes about 2 MiB).
+DISK_MB = 320
 
 
 def stages() -> list[tuple[str, list[str]]]:
@@ -126,17 +132,25 @@ def assert_demo_works(demo: dict, output: str) -> None:
 def demo(tmp_path_factory: pytest.TempPathFactory):
     """Free ports, a throwaway state directory and a small dataset; nothing runs yet. Torn down at the end."""
     base = tmp_path_factory.mktemp("faults")
-    state_dir = base / "state"
+    # The state directory on a file system of its own that a test can fill (a tmpfs: the suite runs as root).
+    disk = base / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m,mode=0700", "tmpfs", str(disk)],
+                             capture_output=True, text=True, check=False)
+    state_dir = disk / "state"
     ports = demo_ports()
     extra_vars = base / "vars.json"
     # 20k rows, 2 epochs of 512 rows per step: the smoke examples score >= 0.9998 and <= 0.05 (seeds 42, 7, 1234).
     extra_vars.write_text(json.dumps({**ports, "training_rows": 20000, "training_epochs": 2,
                                       "training_batch_size": 512}))
     try:
-        yield {"state_dir": state_dir, "ports": ports, "vars": extra_vars}
+        yield {"state_dir": state_dir, "ports": ports, "vars": extra_vars,
+               "disk": disk if mounted.returncode == 0 else None, "mount_error": mounted.stderr.strip()}
     finally:
         if state_dir.exists():
             ansible_playbook("teardown.yml", extra_vars, state_dir)
+        if mounted.returncode == 0:
+            subprocess.run(["umount", "--lazy", str(disk)], check=False)
 
 
 def test_a_run_stopped_after_any_stage_resumes(demo) -> None:
@@ -161,6 +175,9 @@ def test_a_killed_model_server_is_restarted_and_the_app_recovers(demo) -> None:
     state, pid = supervised(state_dir)["model-server"]
     assert state == "RUNNING" and pid
     assert str(state_dir) in " ".join(psutil.Process(pid).cmdline())  # ours, not someone else's
+    # supervisord's pid is the launcher's (run-program); killed outright, it takes the model server with it
+    program = psutil.Process(pid).children(recursive=True)
+    assert program
     os.kill(pid, signal.SIGKILL)
 
     def restarted() -> bool:
@@ -169,11 +186,69 @@ def test_a_killed_model_server_is_restarted_and_the_app_recovers(demo) -> None:
 
     port = demo["ports"]["model_serving_local_port"]
     _, waited = wait_for("supervisord restarting the model server", restarted)
+    assert not [process for process in program if alive(process)], "the killed launcher's program still runs"
     _, waited_ready = wait_for("the V2 endpoint answering again", lambda: infer(port, FRAUD_FEATURES) > 0.995)
     verdict, waited_app = wait_for("the app's verdict", lambda: app_verdict(demo["ports"]["fraud_app_local_port"],
                                                                           FRAUD_FORM))
     assert 'fraud-verdict fraud"' in verdict, verdict
     print(f"model server back after {waited + waited_ready:.0f}s, app after {waited_app:.0f}s more")
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def port_holders(port: int) -> set[int]:
+    return {conn.pid for conn in psutil.net_connections("tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid}
+
+
+def mlflow_healthy(port: int) -> bool:
+    return requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+
+
+def test_a_killed_mlflow_main_process_takes_its_workers_with_it_and_mlflow_comes_back(demo) -> None:
+    """kill -9 of `mlflow server` (the launcher's child): its uvicorn processes, which hold the port, are stopped
+    with it and supervisord starts MLflow again on the same port (before, they kept the port and the restarted
+    program exited every ~15 s while supervisorctl showed RUNNING)."""
+    state_dir, port = demo["state_dir"], demo["ports"]["mlflow_server_local_port"]
+    state, launcher = supervised(state_dir)["mlflow-server"]
+    assert state == "RUNNING" and launcher
+    main = psutil.Process(launcher).children()
+    assert len(main) == 1 and "server" in main[0].cmdline(), main
+    workers = main[0].children(recursive=True)
+    holders = port_holders(port)
+    assert holders and holders <= {process.pid for process in workers}, "uvicorn, not mlflow, holds the port"
+    os.kill(main[0].pid, signal.SIGKILL)
+
+    def back() -> bool:
+        new_state, new_launcher = supervised(state_dir)["mlflow-server"]
+        return new_state == "RUNNING" and new_launcher != launcher and mlflow_healthy(port)
+
+    _, waited = wait_for("MLflow back on its port", back)
+    assert not [process for process in workers if alive(process)], "the killed mlflow's workers still run"
+    assert port_holders(port).isdisjoint(holders)
+    log = (state_dir / "logs" / "mlflow-server.log").read_text()
+    assert "and left" in log and "process(es) running; stopped them" in log, log[-2000:]
+    print(f"MLflow back after {waited:.0f}s")
+
+
+def test_a_killed_supervisord_leaves_no_program_running_and_a_rerun_brings_the_demo_back(demo) -> None:
+    """kill -9 of supervisord: every program stops (nothing orphaned keeps a port), and a plain rerun starts
+    supervisord and the programs again (before, they kept running orphaned and the rerun failed with
+    "object-store is FATAL")."""
+    state_dir = demo["state_dir"]
+    pid = int((state_dir / "supervisor" / "supervisord.pid").read_text())
+    assert "supervisord" in " ".join(psutil.Process(pid).cmdline())
+    os.kill(pid, signal.SIGKILL)
+    _, waited = wait_for("every program of the demo stopped", lambda: not processes_under(state_dir), 60)
+    print(f"every program stopped {waited:.0f}s after supervisord was killed")
+    _, output = run_playbook("site.yml", demo["vars"], state_dir)
+    assert running(state_dir) == set().union(*STAGE_PROGRAMS.values())
+    assert_demo_works(demo, output)
 
 
 def test_a_stopped_object_store_fails_a_rerun_clearly_and_a_plain_rerun_brings_it_back(demo) -> None:
@@ -252,6 +327,51 @@ def test_one_training_at_a_time_and_ctrl_c_stops_it(demo) -> None:
     wait_for("the interrupted training gone", lambda: not trainings(state_dir), 60)
     time.sleep(5)
     assert model_versions(mlflow_port) == versions, "a version was registered after Ctrl-C"
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until its file system is full."""
+    chunk = b"\0" * (1 << 20)
+    with path.open("wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(chunk)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC, error
+
+
+def test_a_full_disk_is_refused_before_anything_starts_and_a_training_it_breaks_names_the_cause(
+        demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state directory's file system full: a rerun is refused in preflight naming the free space and
+    preflight_local_min_free_mb, with nothing changed; past preflight (a disk that fills during the run), the
+    failed training shows the end of MLflow's log, which names the cause (before: only "Max retries exceeded"
+    after 91 s, the cause in mlflow-server.log)."""
+    if demo["disk"] is None:
+        pytest.skip(f"no tmpfs could be mounted for the state directory: {demo['mount_error']}")
+    state_dir, ports = demo["state_dir"], demo["ports"]
+    runs = mlflow_runs(ports["mlflow_server_local_port"])
+    filler = demo["disk"] / "filler"
+    fill(filler)
+    try:
+        retrain = ("site.yml", demo["vars"], state_dir, "--tags", "training", "-e", "training_force=true")
+        returncode, output = ansible_playbook(*retrain)
+        assert returncode != 0, output[-3000:]
+        assert re.search(rf"{re.escape(str(state_dir))} has \d+ MiB free; the local demo \(.*\) needs at least "
+                         r"256 MiB \(preflight_local_min_free_mb\)", output), output[-3000:]
+        recap = RECAP.search(output)
+        assert recap and recap.group(2) == "0", output[-3000:]
+        assert "Train the model" not in output
+
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail at the first refusal, not a minute on
+        returncode, output = ansible_playbook(*retrain, "-e", "preflight_local_min_free_mb=0")
+        assert returncode != 0, output[-3000:]
+        assert "Training failed" in output, output[-3000:]
+        assert f"Errors last logged in {state_dir / 'logs' / 'mlflow-server.log'}:" in output, output[-3000:]
+        assert "database or disk is full" in output, output[-3000:]
+    finally:
+        filler.unlink()
+    assert mlflow_runs(ports["mlflow_server_local_port"]) == runs
+    assert infer(ports["model_serving_local_port"], FRAUD_FEATURES) > 0.995  # still serving the champion
 
 
 def test_teardown_after_the_faults_leaves_no_process_and_no_state(demo) -> None:

@@ -214,8 +214,77 @@ def test_local_target_rejects_a_port_another_process_listens_on(tmp_path: Path, 
             pytest.skip(f"the kernel gave port {port}, below the offset")
         error = assert_rejected(tmp_path, "local", {variable: port - offset}, variable)
     named = f"{variable} + {offset}" if offset else variable
-    assert f"Port {port} ({named}) on 127.0.0.1 is in use by another process" in error
+    assert f"Port {port} ({named}) on 127.0.0.1 is in use by another process (pid {os.getpid()}: " in error
+    assert f"-e {variable}=PORT" in error
     assert not (tmp_path / "state").exists()
+
+
+LISTEN = ("import socket, sys\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+          "s.bind(('" + LOOPBACK + "', int(sys.argv[1])))\ns.listen()\nprint('listening', flush=True)\n"
+          "sys.stdin.read()\n")
+
+
+def listener(port: int, marker: str) -> subprocess.Popen[str]:
+    """A process listening on ``port`` whose environment carries the launcher's marker ``marker`` (none if empty)."""
+    env = {key: value for key, value in os.environ.items() if key != "FRAUD_DEMO_PROGRAM"}
+    proc = subprocess.Popen([sys.executable, "-c", LISTEN, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env={**env, "FRAUD_DEMO_PROGRAM": marker} if marker else env)
+    assert proc.stdout.readline().strip() == "listening"
+    return proc
+
+
+def test_local_target_accepts_a_port_held_by_a_program_of_its_supervisord(tmp_path: Path) -> None:
+    """A program an earlier version of the demo started (before the launcher marked them) holds its port: it runs
+    under the state directory's supervisord (a child of the pid in supervisord.pid), so it is ours."""
+    state_dir = tmp_path / "state"
+    (state_dir / "supervisor").mkdir(parents=True)
+    (state_dir / ".fraud-demo-state").write_text("made: true\n")
+    ports = demo_ports()
+    port = ports["mlflow_server_local_port"]
+    # a stand-in supervisord (its command line names it) whose child listens on the port, unmarked
+    fake = tmp_path / "supervisord"
+    fake.write_text("import subprocess, sys\n"
+                    f"child = subprocess.Popen([sys.executable, '-c', {LISTEN!r}, sys.argv[1]], stdout=sys.stdout)\n"
+                    "sys.stdin.read()\nchild.kill()\n")
+    supervisord = subprocess.Popen([sys.executable, str(fake), str(port)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+    try:
+        assert supervisord.stdout.readline().strip() == "listening"
+        (state_dir / "supervisor" / "supervisord.pid").write_text(f"{supervisord.pid}\n")
+        rc, output = run(tmp_path, "local", "playbooks/preflight.yml", ports)
+        assert rc == 0, output[-4000:]
+        # without the pid file the same holder is somebody else's
+        (state_dir / "supervisor" / "supervisord.pid").unlink()
+        rc, output = run(tmp_path, "local", "playbooks/preflight.yml", ports)
+        assert rc != 0 and f"Port {port} (mlflow_server_local_port) on 127.0.0.1 is in use" in output, output[-3000:]
+    finally:
+        supervisord.communicate("", timeout=30)
+
+
+def test_local_target_accepts_a_port_its_own_program_holds_and_names_another_demos(tmp_path: Path) -> None:
+    """A port held by a process the launcher marked as one of this demo's programs (left by a killed run, say:
+    the launcher stops it before starting the program again) passes; the same holder marked as another state
+    directory's program is another process, named with its pid."""
+    ports = demo_ports()
+    port = ports["mlflow_server_local_port"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    ours = listener(port, f"{first / 'state'}/supervisor/mlflow-server")
+    try:
+        rc, output = run(first, "local", "playbooks/preflight.yml", ports)
+        assert rc == 0, output[-4000:]
+    finally:
+        ours.kill()
+        ours.wait()
+    theirs = listener(port, f"{first / 'state'}/supervisor/mlflow-server")
+    try:
+        error = assert_rejected(second, "local", ports, "mlflow_server_local_port")
+    finally:
+        theirs.kill()
+        theirs.wait()
+    assert f"Port {port} (mlflow_server_local_port) on 127.0.0.1 is in use by another process (pid {theirs.pid}: " \
+        in error
 
 
 def test_local_control_passes_preflight_with_the_model_renamed_and_a_threshold(tmp_path: Path) -> None:

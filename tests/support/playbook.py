@@ -68,13 +68,15 @@ def run_playbook(playbook: str, extra_vars: Path, state_dir: Path, *args: str) -
 
 
 def processes_under(state_dir: Path) -> list[str]:
-    """Command lines of running processes that mention the state directory."""
+    """Command lines of running processes that mention the state directory, or that the launcher marked as a
+    program of it (FRAUD_DEMO_PROGRAM under it: MLflow's uvicorn workers, say)."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
+            marker = proc.environ().get("FRAUD_DEMO_PROGRAM", "") if proc.status() != psutil.STATUS_ZOMBIE else ""
         except psutil.Error:
             continue
-        if str(state_dir) in cmdline:
-            found.append(cmdline)
+        if str(state_dir) in cmdline or marker.startswith(f"{state_dir}/"):
+            found.append(cmdline or f"pid {proc.pid} ({marker})")
     return found

@@ -65,7 +65,7 @@ EXAMPLES = r"""
     config: "{{ lookup('ansible.builtin.template', 'supervisord.conf.j2') }}"
     socket: "{{ state_dir }}/supervisor/supervisor.sock"
     files:
-      run-with-env: {content: "{{ lookup('ansible.builtin.file', 'run-with-env') }}\n", mode: "0755"}
+      run-program: {content: "{{ lookup('ansible.builtin.file', 'run-program') }}\n", mode: "0644"}
     executable: "{{ venv }}/bin/supervisord"
 """
 
