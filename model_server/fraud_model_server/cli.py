@@ -167,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest accepted request body (default: %(default)s)",
     )
     parser.add_argument(
+        "--max-connections",
+        type=_bounded_int(1, 100_000),
+        default=1024,
+        help="open client connections per server process; at the cap a new connection closes the one waiting "
+        "longest for a request (lowered to what the descriptor limit allows; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_bounded_int(1, 3600),
+        default=10,
+        help="seconds a connection has to send its request headers, from its opening or its previous response "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)"
     )
     return parser
@@ -218,6 +232,8 @@ def _serve(args: argparse.Namespace, model_file: Path, sock: socket.socket | Non
         onnx_threads=args.onnx_threads,
         max_request_bytes=args.max_request_bytes,
         workdir=args.workdir,
+        max_connections=args.max_connections,
+        header_timeout_s=float(args.header_timeout),
     )
     try:
         uvloop.run(serve(options, sock))

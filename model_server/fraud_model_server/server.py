@@ -19,6 +19,7 @@ from mlserver.rest.app import create_app
 from mlserver.settings import ModelParameters, ModelSettings, Settings
 from uvicorn.config import STARTUP_FAILURE
 
+from .connections import connection_cap, guarded_protocol
 from .fast_infer import FastInfer
 from .guards import RequestLimits, install_error_handlers
 from .runtime import THREADS_PARAMETER, OnnxRuntimeModel
@@ -42,6 +43,8 @@ class ServeOptions:
     onnx_threads: int
     max_request_bytes: int
     workdir: Path
+    max_connections: int = 1024
+    header_timeout_s: float = 10.0
 
 
 def mlserver_settings(options: ServeOptions) -> Settings:
@@ -115,7 +118,8 @@ async def serve(options: ServeOptions, sock: socket.socket | None = None) -> Non
         RequestLimits(FastInfer(app, model, settings), options.max_request_bytes),
         host=options.host,
         port=options.http_port,
-        http="httptools",
+        # httptools, bounded: idle and slow clients cannot hold every descriptor (connections.py)
+        http=guarded_protocol(connection_cap(options.max_connections), options.header_timeout_s),
         lifespan="off",
         access_log=False,
         log_config=None,
