@@ -103,6 +103,13 @@ def _readable_file(value: str) -> Path:
     return path
 
 
+def _sha256(value: str) -> str:
+    """64 hexadecimal digits, lowercased."""
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise argparse.ArgumentTypeError(f"expected a SHA-256 of 64 hexadecimal digits, got {value!r}")
+    return value.lower()
+
+
 def _workdir(value: str) -> Path:
     """A directory path (created if missing) that is not an existing non-directory."""
     path = Path(value)
@@ -167,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest accepted request body (default: %(default)s)",
     )
     parser.add_argument(
+        "--expected-sha256",
+        type=_sha256,
+        default=None,
+        help="SHA-256 the model file must have (the registered version's model_sha256 tag); another file is "
+        "refused and nothing is served",
+    )
+    parser.add_argument(
         "--max-connections",
         type=_bounded_int(1, 100_000),
         default=1024,
@@ -202,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     try:
         client = s3_client(connection, verify=str(args.ca_bundle) if args.ca_bundle else True)
-        model_file = fetch_model(client, location, args.workdir / MODEL_FILE, connection.endpoint)
+        model_file = fetch_model(client, location, args.workdir / MODEL_FILE, connection.endpoint,
+                                 args.expected_sha256)
     except StorageError as error:
         logger.error("%s", error)
         return 1

@@ -5,6 +5,7 @@ The five data-connection variables (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_K
 the command line.
 """
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -131,8 +132,18 @@ def s3_client(connection: DataConnection, verify: bool | str = True) -> BaseClie
     )
 
 
-def fetch_model(client: BaseClient, location: ModelLocation, destination: Path, endpoint: str) -> Path:
-    """Download the model file to ``destination`` atomically; raise StorageError naming the location."""
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_model(client: BaseClient, location: ModelLocation, destination: Path, endpoint: str,
+                expected_sha256: str | None = None) -> Path:
+    """Download the model file to ``destination`` atomically; raise StorageError naming the location, or naming
+    both digests when ``expected_sha256`` is given and the file's differs (nothing is then left to serve)."""
     partial = destination.with_name(destination.name + ".part")
     try:
         client.download_file(location.bucket, location.key, str(partial))
@@ -149,5 +160,14 @@ def fetch_model(client: BaseClient, location: ModelLocation, destination: Path, 
     except BotoCoreError as error:
         partial.unlink(missing_ok=True)
         raise StorageError(f"cannot read {location.uri} at {endpoint}: {error}") from None
+    if expected_sha256 is not None:
+        actual = file_sha256(partial)
+        if actual != expected_sha256:
+            partial.unlink(missing_ok=True)
+            destination.unlink(missing_ok=True)
+            raise StorageError(
+                f"{location.uri} at {endpoint} has SHA-256 {actual}, not {expected_sha256} (the registered "
+                "version's): it is not the registered model, so it is not served"
+            )
     partial.replace(destination)
     return destination

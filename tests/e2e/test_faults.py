@@ -1,9 +1,9 @@
-"""Faults against the real local demo (issues 8 and 16): a run stopped after any stage resumes, a killed model
-server comes back on its own, so does MLflow when its main process is killed (its workers go with it), a killed
-supervisord leaves nothing running and a rerun brings the demo back, a stopped object store makes a rerun fail
-clearly before it changes anything and a plain rerun brings it back, one training runs at a time and Ctrl-C stops
-it, a full disk is refused before anything starts (and a training it breaks names the cause), and teardown still
-leaves nothing behind.
+"""Faults against the real local demo (issues 8, 15 and 16): a run stopped after any stage resumes, a killed model
+server comes back on its own, a model file replaced in the bucket is refused, MLflow comes back when its main
+process is killed (its workers go with it), a killed supervisord leaves nothing running and a rerun brings the demo
+back, a stopped object store makes a rerun fail clearly before it changes anything and a plain rerun brings it
+back, one training runs at a time and Ctrl-C stops it, a full disk is refused before anything starts (and a
+training it breaks names the cause), and teardown still leaves nothing behind.
 
 The tests run in file order on one demo (free ports, a throwaway state directory on a tmpfs of its own, 20,000
 generated rows), each starting from the state the previous one left.
@@ -12,6 +12,7 @@ generated rows), each starting from the state the previous one left.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import psutil
 import pytest
 import requests
@@ -194,6 +196,42 @@ def test_a_killed_model_server_is_restarted_and_the_app_recovers(demo) -> None:
     print(f"model server back after {waited + waited_ready:.0f}s, app after {waited_app:.0f}s more")
 
 
+def data_connection(state_dir: Path) -> dict[str, str]:
+    """The local data connection's variables (the 0600 env file the programs read)."""
+    lines = (state_dir / "secrets" / "data-connection.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_a_model_file_replaced_in_the_bucket_is_refused_naming_both_digests(demo) -> None:
+    """model.onnx replaced in the bucket (as anyone with write access could) and the model server restarted: it
+    refuses the file, naming its digest and the registered version's, and serves nothing; the registered file put
+    back, it serves again."""
+    state_dir, port = demo["state_dir"], demo["ports"]["model_serving_local_port"]
+    summary = json.loads((state_dir / "training" / "summary.json").read_text())
+    connection = data_connection(state_dir)
+    s3 = boto3.client("s3", endpoint_url=connection["AWS_S3_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id=connection["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=connection["AWS_SECRET_ACCESS_KEY"])
+    key = f"{summary['artifact_path']}/model.onnx"
+    genuine = s3.get_object(Bucket=summary["artifact_bucket"], Key=key)["Body"].read()
+    forged = genuine + b"\0"
+    s3.put_object(Bucket=summary["artifact_bucket"], Key=key, Body=forged)
+    ctl = [SUPERVISORCTL, "-c", str(state_dir / "supervisor" / "supervisord.conf")]
+    try:
+        subprocess.run([*ctl, "restart", "model-server"], capture_output=True, timeout=120, check=False)
+        log_file = state_dir / "logs" / "model-server.log"
+        message = (f"has SHA-256 {hashlib.sha256(forged).hexdigest()}, not {hashlib.sha256(genuine).hexdigest()} "
+                   "(the registered version's)")
+        wait_for("the model server refusing the replaced file", lambda: message in log_file.read_text(), 60)
+        wait_for("the model server given up", lambda: supervised(state_dir)["model-server"][0] != "RUNNING", 120)
+        with pytest.raises(requests.RequestException):
+            infer(port, FRAUD_FEATURES)
+    finally:
+        s3.put_object(Bucket=summary["artifact_bucket"], Key=key, Body=genuine)
+    subprocess.run([*ctl, "start", "model-server"], capture_output=True, timeout=120, check=False)
+    wait_for("the registered model served again", lambda: infer(port, FRAUD_FEATURES) > 0.995)
+
+
 def alive(process: psutil.Process) -> bool:
     try:
         return process.status() != psutil.STATUS_ZOMBIE
@@ -291,11 +329,12 @@ def model_versions(port: int) -> int:
 
 
 def start_training(demo: dict) -> subprocess.Popen[str]:
-    """A forced, longer training (--tags training) in a process group of its own, as a terminal runs it."""
+    """A forced training (--tags training) in a process group of its own, as a terminal runs it: 1000 epochs, far
+    longer than the test needs, so it is still running when it is interrupted even on a loaded machine."""
     env = {**os.environ, "FRAUD_DEMO_STATE_DIR": str(demo["state_dir"]), "ANSIBLE_NOCOLOR": "1"}
     return subprocess.Popen(
         [*PLAYBOOK, "site.yml", "-e", f"@{demo['vars']}", "--tags", "training", "-e", "training_force=true",
-         "-e", "training_rows=200000", "-e", "training_epochs=60"],
+         "-e", "training_rows=200000", "-e", "training_epochs=1000"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -320,7 +359,7 @@ def test_one_training_at_a_time_and_ctrl_c_stops_it(demo) -> None:
         assert second.returncode != 0, output[-3000:]
         assert "Another training of this demo is running" in output, output[-3000:]
         assert (state_dir / "training" / "train.log").read_text().startswith(log_before)
-        assert len(trainings(state_dir)) == 1
+        assert len(trainings(state_dir)) == 1, "the first training ended before Ctrl-C: make it longer"
     finally:
         os.killpg(first.pid, signal.SIGINT)
         first.communicate(timeout=120)

@@ -65,6 +65,9 @@ def test_the_renamed_identity_is_what_mlflow_holds(demo) -> None:
     threshold = float(version.tags["threshold"])
     # the summary's operating point is the version's own threshold, and the app applies it
     assert f"Operating point: fraud at or above {threshold}" in demo["output"]
+    # the model server checks the file it serves against the version's digest
+    program = (demo["state_dir"] / "supervisor" / "conf.d" / "model-server.conf").read_text()
+    assert f"--expected-sha256={version.tags['model_sha256']}" in program
 
 
 def test_v2_inference_returns_a_probability(demo) -> None:

@@ -1,5 +1,6 @@
 """Start-up of the V2 model server: clear failures for a missing model, wrong keys and bad options."""
 
+import hashlib
 import os
 import signal
 import socket
@@ -49,6 +50,25 @@ def test_file_that_is_not_onnx_fails_naming_it(s3_server: S3Server, tmp_path: Pa
     status, log = exit_status_and_log(s3_server.env, folder, tmp_path / "run")
     assert status == 1
     assert "model.onnx as an ONNX model" in log
+
+
+def test_a_model_file_with_another_digest_is_refused_naming_both(s3_server: S3Server, v2_model_file: Path,
+                                                                  tmp_path: Path) -> None:
+    """--expected-sha256 (the registered version's model_sha256): a file in the bucket that is not the registered
+    model (replaced there) is refused, both digests named, and nothing is left to serve; the right digest serves."""
+    folder = upload_model(s3_server, v2_model_file)
+    actual = hashlib.sha256(v2_model_file.read_bytes()).hexdigest()
+    registered = hashlib.sha256(b"the registered model").hexdigest()
+    status, log = exit_status_and_log(s3_server.env, folder, tmp_path / "wrong",
+                                      extra_args=("--expected-sha256", registered.upper()))
+    assert status == 1, log
+    assert f"model.onnx at {s3_server.env['AWS_S3_ENDPOINT']} has SHA-256 {actual}, not {registered}" in log
+    assert not any((tmp_path / "wrong" / "model").iterdir())
+    server = start_model_server(s3_server.env, folder, tmp_path / "right", extra_args=("--expected-sha256", actual))
+    try:
+        wait_until_ready(server.process, lambda: model_is_ready(server), "V2 model server", server.log_file, 90)
+    finally:
+        stop_process_tree(server.process)
 
 
 @pytest.mark.parametrize("option", ["--http-port", "--grpc-port"])
@@ -108,6 +128,7 @@ BAD_OPTIONS = {
     "missing CA bundle": (["--ca-bundle", "/nonexistent/ca.pem"], {}, "'/nonexistent/ca.pem' is not a readable file"),
     "zero threads": (["--onnx-threads", "0"], {}, "from 1 to 64"),
     "zero workers": (["--workers", "0"], {}, "from 1 to 32"),
+    "digest not hexadecimal": (["--expected-sha256", "abc"], {}, "expected a SHA-256 of 64 hexadecimal digits"),
 }
 
 

@@ -2,6 +2,7 @@
 bucket layout, the alias rule, and every way a run can fail without leaving anything half-done."""
 
 import functools
+import hashlib
 import http.client
 import http.server
 import json
@@ -133,7 +134,8 @@ def served_model(s3_server, folder: str) -> onnxruntime.InferenceSession:
     return onnxruntime.InferenceSession(body, providers=["CPUExecutionProvider"])
 
 
-def test_bucket_folder_holds_one_self_contained_model_that_scores(first_run: dict, s3_server) -> None:
+def test_bucket_folder_holds_one_self_contained_model_that_scores(first_run: dict, s3_server,
+                                                                  client: MlflowClient) -> None:
     """The summary's bucket folder (listed with boto3) holds model.onnx and no external data; the model scores
     a clearly fraudulent transaction at or above the threshold and a clearly normal one below it."""
     assert first_run["artifact_bucket"] == s3_server.bucket
@@ -145,6 +147,9 @@ def test_bucket_folder_holds_one_self_contained_model_that_scores(first_run: dic
     files = {item["Key"].removeprefix(f"{folder}/") for item in listing}
     assert "model.onnx" in files and "MLmodel" in files
     assert not [name for name in files if name.endswith(".data")]
+    stored = s3.get_object(Bucket=s3_server.bucket, Key=f"{folder}/model.onnx")["Body"].read()
+    version = client.get_model_version(first_run["registered_model"], first_run["version"])
+    assert version.tags["model_sha256"] == hashlib.sha256(stored).hexdigest()  # the tag vouches for the bucket's file
     session = served_model(s3_server, folder)
     (graph_input,) = session.get_inputs()
     assert (graph_input.name, graph_input.shape[1], graph_input.type) == ("dense_input", 7, "tensor(float)")
@@ -274,6 +279,22 @@ def test_registration_failure_deletes_the_half_made_version(first_run: dict, nam
     assert main(flags(names, "--force-promote")) == 1
     assert versions_of(client, names["model"]) == before
     assert client.get_model_version_by_alias(names["model"], "champion").version == holder
+    assert runs_of(client, names["experiment"])[0].info.status == "FAILED"
+
+
+def test_a_stored_model_other_than_the_trained_one_fails_registration(first_run: dict, names: dict[str, str],
+                                                                     client: MlflowClient, tracked: str,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The digest tag is checked against model.onnx read back from the store: a stored file whose digest is not
+    the trained model's (here the read-back digest is altered) fails the run naming both digests, and the version
+    is deleted."""
+    monkeypatch.setattr(registry, "file_sha256", lambda path: "0" * 64)
+    before = versions_of(client, names["model"])
+    with caplog.at_level(logging.ERROR):
+        assert main(flags(names, "--force-promote")) == 1
+    assert f"model.onnx has SHA-256 {'0' * 64}; the trained model's is " in caplog.text
+    assert versions_of(client, names["model"]) == before
     assert runs_of(client, names["experiment"])[0].info.status == "FAILED"
 
 

@@ -8,6 +8,7 @@ logged and registered. The threshold is chosen on the validation split, the test
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
@@ -76,11 +77,13 @@ def run(config: TrainConfig) -> Summary:
                                                                   choice.threshold, policy, metrics["pr_auc"]),
         })
         info = tracking.log_onnx_model(proto, parts.test.features[:INPUT_EXAMPLE_ROWS])
+        model_sha256 = hashlib.sha256(proto.SerializeToString()).hexdigest()
         registration = registry.register(
             client, name=config.registered_model, model_uri=info.model_uri, model_id=info.model_id,
             run_id=active.info.run_id, alias=config.alias, metric=config.promotion_metric,
             value=metrics[config.promotion_metric], force=config.force_promote,
-            tags={"threshold": str(choice.threshold), "threshold_policy": policy, "data_source": data.source},
+            tags={"threshold": str(choice.threshold), "threshold_policy": policy, "data_source": data.source,
+                  registry.DIGEST_TAG: model_sha256},
             artifacts_destination=config.artifacts_destination)
     return Summary(
         run_id=active.info.run_id,
