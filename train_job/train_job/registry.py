@@ -10,9 +10,7 @@ registry never keeps a version the run did not finish.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,8 +118,6 @@ def register(client: MlflowClient, *, name: str, model_uri: str, model_id: str |
         wait_until_ready(client, name, version)
         location = artifact_location(client, name, version, artifacts_destination)
         check_model_files(location.uri)
-        if DIGEST_TAG in tags:
-            check_stored_digest(location.uri, tags[DIGEST_TAG])
         promotion = decide_promotion(metric, value, holder_version, holder_value, force)
         if promotion.moved:
             client.set_registered_model_alias(name, alias, version)
@@ -160,24 +156,6 @@ def check_model_files(uri: str) -> None:
     external = sorted(name for name in names if name.endswith(".data"))
     if external:
         raise RegistryError(f"{uri} holds external tensor data {', '.join(external)}; the model must be one file")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_stored_digest(uri: str, expected: str) -> None:
-    """Read ``model.onnx`` back from the store; raise `RegistryError` unless its SHA-256 is ``expected`` (the bytes
-    of the trained model), so the digest tag vouches for what the bucket holds."""
-    with tempfile.TemporaryDirectory() as scratch:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"{uri.rstrip('/')}/{MODEL_FILE}", dst_path=scratch)
-        stored = file_sha256(local)
-    if stored != expected:
-        raise RegistryError(f"{uri}/{MODEL_FILE} has SHA-256 {stored}; the trained model's is {expected}")
 
 
 def artifact_location(client: MlflowClient, name: str, version: str, artifacts_destination: str | None) -> \
