@@ -3,40 +3,17 @@ then inference, the app, a second run that changes nothing, and a teardown that 
 
 The run renames the model's identity (inventories/common/model.yml) in one place, on the command line: what is
 trained, registered, resolved, served, smoke-checked and summarised must all follow (test_faults.py runs the
-default names)."""
+default names). The demo is the package fixture `demo` (conftest.py), shared with test_local_lockdown.py, which runs
+first; this module ends with the teardown."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 import requests
 from mlflow import MlflowClient
-from support.playbook import demo_ports, processes_under, run_playbook
+from support.playbook import processes_under, run_playbook
 
 pytestmark = pytest.mark.e2e
-
-IDENTITY = {"fraud_demo_registered_model": "e2e-fraud-model", "fraud_demo_model_alias": "production",
-            "fraud_demo_serving_name": "e2e-fraud"}
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    """Stand the demo up once for this module on free ports and a temporary state directory."""
-    base = tmp_path_factory.mktemp("e2e")
-    state_dir = base / "state"
-    ports = demo_ports()
-    extra_vars = base / "vars.json"
-    # 100k rows, 3 epochs: small enough for CI, enough for the smoke examples to fall clearly on their side of the
-    # threshold the run chooses.
-    extra_vars.write_text(json.dumps({**ports, **IDENTITY, "training_rows": 100000, "training_epochs": 3}))
-    try:
-        # -vvv on the first run: the secrets tests below prove that even verbose output carries no key.
-        changed, output = run_playbook("site.yml", extra_vars, state_dir, "-vvv")
-        yield {"state_dir": state_dir, "ports": ports, "vars": extra_vars, "first_changed": changed, "output": output}
-    finally:
-        if state_dir.exists():
-            run_playbook("teardown.yml", extra_vars, state_dir)
 
 
 def test_first_run_reports_changes_and_the_summary(demo) -> None:

@@ -22,7 +22,6 @@ PORT_VARIABLES = (
     "object_store_local_master_port",
     "object_store_local_volume_port",
     "object_store_local_filer_port",
-    "object_store_local_webdav_port",
     "object_store_local_admin_port",
     "object_store_local_s3_grpc_port",
     "object_store_local_master_grpc_port",

@@ -52,14 +52,24 @@ def marker(tmp_path: Path):
 
 
 def test_the_program_gets_the_marker_and_the_secrets_not_on_its_command_line(tmp_path: Path, marker: str) -> None:
-    env_file = tmp_path / "secrets.env"
+    env_file, server_file = tmp_path / "secrets.env", tmp_path / "server.env"
     env_file.write_text(f"# secrets\nSECRET_KEY={FAKE_SECRET}\n\nOTHER = two\n")
-    env_file.chmod(0o600)
-    out = subprocess.run([*LAUNCHER, marker, "--env-file", str(env_file), "--", sys.executable, "-c",
+    server_file.write_text(f"OTHER=three\nSIGNING_KEY={FAKE_SECRET[::-1]}\n")  # a later file wins
+    for path in (env_file, server_file):
+        path.chmod(0o600)
+    out = subprocess.run([*LAUNCHER, marker, "--env-file", str(env_file), "--env-file", str(server_file), "--",
+                          sys.executable, "-c",
                           "import os, sys; print(os.environ['FRAUD_DEMO_PROGRAM'], os.environ['SECRET_KEY'], "
-                          "os.environ['OTHER'], ' '.join(sys.argv))"],
+                          "os.environ['OTHER'], os.environ['SIGNING_KEY'], ' '.join(sys.argv))"],
                          capture_output=True, text=True, timeout=30, check=True)
-    assert out.stdout.split() == [marker, FAKE_SECRET, "two", "-c"]
+    assert out.stdout.split() == [marker, FAKE_SECRET, "three", FAKE_SECRET[::-1], "-c"]
+
+
+@pytest.mark.parametrize("options", [["--env-file"], ["--env", "x"], ["x"], []], ids=str)
+def test_a_malformed_command_line_prints_the_usage(tmp_path: Path, marker: str, options: list[str]) -> None:
+    out = subprocess.run([*LAUNCHER, marker, *options, "--", *(["true"] if options else [])],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "run-program MARKER [--env-file FILE]..." in out.stderr
 
 
 def test_a_bad_env_file_line_is_named_without_its_value(tmp_path: Path, marker: str) -> None:
