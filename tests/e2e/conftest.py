@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.playbook import demo_ports, run_playbook
+from mlflow import MlflowClient
+from support.playbook import demo_ports, mlflow_login, run_playbook
 
 IDENTITY = {"fraud_demo_registered_model": "e2e-fraud-model", "fraud_demo_model_alias": "production",
             "fraud_demo_serving_name": "e2e-fraud"}
@@ -31,3 +32,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     finally:
         if state_dir.exists():
             run_playbook("teardown.yml", extra_vars, state_dir)
+
+
+@pytest.fixture
+def mlflow_client(demo, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    """An MLflow client of the demo's server with its login (MLflow's clients read it from the environment)."""
+    username, password = mlflow_login(demo["state_dir"])
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+    return MlflowClient(f"http://127.0.0.1:{demo['ports']['mlflow_server_local_port']}")

@@ -27,7 +27,8 @@ import psutil
 import pytest
 import requests
 import yaml
-from support.playbook import PLAYBOOK, REPO, RECAP, ansible_playbook, demo_ports, processes_under, run_playbook
+from support.playbook import (PLAYBOOK, REPO, RECAP, ansible_playbook, demo_ports, mlflow_login, processes_under,
+                              run_playbook)
 
 pytestmark = pytest.mark.e2e
 
@@ -112,12 +113,14 @@ def wait_for(what: str, check, timeout_s: float = RECOVERY_S):
     pytest.fail(f"{what} not within {timeout_s}s (last: {last!r})")
 
 
-def mlflow_runs(port: int) -> int:
+def mlflow_runs(demo: dict) -> int:
     """How many runs the demo's experiment holds."""
-    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
-    experiment = requests.get(f"{base}/experiments/get-by-name", params={"experiment_name": EXPERIMENT}, timeout=10)
+    base = f"http://127.0.0.1:{demo['ports']['mlflow_server_local_port']}/api/2.0/mlflow"
+    login = mlflow_login(demo["state_dir"])
+    experiment = requests.get(f"{base}/experiments/get-by-name", params={"experiment_name": EXPERIMENT}, timeout=10,
+                              auth=login)
     experiment.raise_for_status()
-    runs = requests.post(f"{base}/runs/search", timeout=10, json={
+    runs = requests.post(f"{base}/runs/search", timeout=10, auth=login, json={
         "experiment_ids": [experiment.json()["experiment"]["experiment_id"]], "max_results": 1000})
     runs.raise_for_status()
     return len(runs.json().get("runs", []))
@@ -296,7 +299,7 @@ def test_a_stopped_object_store_fails_a_rerun_clearly_and_a_plain_rerun_brings_i
                    check=True, capture_output=True, timeout=60)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{endpoint}/healthz", timeout=5)
-    runs = mlflow_runs(ports["mlflow_server_local_port"])
+    runs = mlflow_runs(demo)
     model_server_pid = supervised(state_dir)["model-server"][1]
     digest = (state_dir / "training" / "inputs.sha256").read_text()
 
@@ -309,7 +312,7 @@ def test_a_stopped_object_store_fails_a_rerun_clearly_and_a_plain_rerun_brings_i
     recap = RECAP.search(output)
     assert recap and recap.group(2) == "0", output[-3000:]
     # nothing half-changed: no new MLflow run, the same training record, the model server untouched
-    assert mlflow_runs(ports["mlflow_server_local_port"]) == runs
+    assert mlflow_runs(demo) == runs
     assert (state_dir / "training" / "inputs.sha256").read_text() == digest
     assert supervised(state_dir)["model-server"] == ("RUNNING", model_server_pid)
 
@@ -320,9 +323,11 @@ def test_a_stopped_object_store_fails_a_rerun_clearly_and_a_plain_rerun_brings_i
     assert_demo_works(demo, output)
 
 
-def model_versions(port: int) -> int:
+def model_versions(demo: dict) -> int:
     """How many versions the demo's registered model holds."""
+    port = demo["ports"]["mlflow_server_local_port"]
     answer = requests.get(f"http://127.0.0.1:{port}/api/2.0/mlflow/model-versions/search", timeout=10,
+                          auth=mlflow_login(demo["state_dir"]),
                           params={"filter": f"name='{EXPERIMENT}'", "max_results": 1000})
     answer.raise_for_status()
     return len(answer.json().get("model_versions", []))
@@ -347,8 +352,8 @@ def trainings(state_dir: Path) -> list[str]:
 def test_one_training_at_a_time_and_ctrl_c_stops_it(demo) -> None:
     """A second training while one runs is refused without touching the first one's log; Ctrl-C (SIGINT to the
     run's process group) stops the training it started, and no version is registered after it."""
-    state_dir, mlflow_port = demo["state_dir"], demo["ports"]["mlflow_server_local_port"]
-    versions = model_versions(mlflow_port)
+    state_dir = demo["state_dir"]
+    versions = model_versions(demo)
     first = start_training(demo)
     try:
         wait_for("the first training running", lambda: trainings(state_dir) and
@@ -365,7 +370,7 @@ def test_one_training_at_a_time_and_ctrl_c_stops_it(demo) -> None:
         first.communicate(timeout=120)
     wait_for("the interrupted training gone", lambda: not trainings(state_dir), 60)
     time.sleep(5)
-    assert model_versions(mlflow_port) == versions, "a version was registered after Ctrl-C"
+    assert model_versions(demo) == versions, "a version was registered after Ctrl-C"
 
 
 def fill(path: Path) -> None:
@@ -388,7 +393,7 @@ def test_a_full_disk_is_refused_before_anything_starts_and_a_training_it_breaks_
     if demo["disk"] is None:
         pytest.skip(f"no tmpfs could be mounted for the state directory: {demo['mount_error']}")
     state_dir, ports = demo["state_dir"], demo["ports"]
-    runs = mlflow_runs(ports["mlflow_server_local_port"])
+    runs = mlflow_runs(demo)
     filler = demo["disk"] / "filler"
     fill(filler)
     try:
@@ -409,7 +414,7 @@ def test_a_full_disk_is_refused_before_anything_starts_and_a_training_it_breaks_
         assert "database or disk is full" in output, output[-3000:]
     finally:
         filler.unlink()
-    assert mlflow_runs(ports["mlflow_server_local_port"]) == runs
+    assert mlflow_runs(demo) == runs
     assert infer(ports["model_serving_local_port"], FRAUD_FEATURES) > 0.995  # still serving the champion
 
 

@@ -1,5 +1,6 @@
-"""The running local object store tried as a hostile local user would (issue 15): every listener SeaweedFS opens,
-TCP and unix sockets, asked for the model and told to replace it without a key, over HTTP and gRPC.
+"""The running local demo tried as a hostile local user would (issue 15): every listener SeaweedFS opens, TCP and
+unix sockets, asked for the model and told to replace it without a key, over HTTP and gRPC; MLflow asked for its
+registry and artifacts and told to move the alias, without its login or with a wrong one.
 
 Nothing may hand out the model's bytes or take a write; the file stays the registered version's. The controls
 prove the probes reach what they should: the S3 keys read the model, the object store's own certificate gets past
@@ -19,8 +20,9 @@ import boto3
 import grpc
 import psutil
 import pytest
-from mlflow import MlflowClient
+import requests
 from support.listeners import grpc_code, http, stranger_certificate, tls
+from support.playbook import mlflow_login
 from support.processes import child_env, listening_addresses
 
 pytestmark = pytest.mark.e2e
@@ -64,11 +66,10 @@ def store(demo, tmp_path_factory: pytest.TempPathFactory) -> dict:
             "stranger": stranger_certificate(tmp_path_factory.mktemp("stranger")), "demo": demo}
 
 
-def test_the_keys_read_the_registered_model(store) -> None:
+def test_the_keys_read_the_registered_model(store, mlflow_client) -> None:
     """Control: what the S3 keys read is the version the registry holds (so the probes below look for real bytes)."""
     names = json.loads(store["demo"]["vars"].read_text())
-    client = MlflowClient(f"http://127.0.0.1:{names['mlflow_server_local_port']}")
-    version = client.get_model_version_by_alias(names["fraud_demo_registered_model"], names["fraud_demo_model_alias"])
+    version = mlflow_client.get_model_version_by_alias(names["fraud_demo_registered_model"], names["fraud_demo_model_alias"])
     assert hashlib.sha256(store["model"]).hexdigest() == version.tags["model_sha256"]
 
 
@@ -144,3 +145,67 @@ def test_the_object_stores_secrets_are_private_and_off_command_lines(store) -> N
         assert private.stat().st_mode & 0o777 == 0o600, private
     cmdlines = [" ".join(proc.info["cmdline"] or []) for proc in psutil.process_iter(["cmdline"])]
     assert not [value for value in jwt_keys if value in store["demo"]["output"] or any(value in c for c in cmdlines)]
+
+
+def mlflow_processes(demo: dict) -> list[psutil.Process]:
+    marker = f"{demo['state_dir']}/supervisor/mlflow-server"
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("FRAUD_DEMO_PROGRAM") == marker:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_mlflow_refuses_anonymous_reads_and_writes(demo, mlflow_client) -> None:
+    """MLflow's only listener (its basic-auth app) answers nothing but /health without the login: not the UI, the
+    registry, the artifact proxy into the bucket, an alias move or a new experiment; a wrong password is no better.
+    Control: the login reads the model file through the same proxy path."""
+    names = json.loads(demo["vars"].read_text())
+    port, model = demo["ports"]["mlflow_server_local_port"], names["fraud_demo_registered_model"]
+    assert {address for proc in mlflow_processes(demo) for address in listening_addresses(proc.pid)} \
+        == {("127.0.0.1", port)}
+    version = mlflow_client.get_model_version_by_alias(model, names["fraud_demo_model_alias"])
+    folder = mlflow_client.get_model_version_download_uri(model, version.version).split(":/", 1)[1]
+    artifact = f"/api/2.0/mlflow-artifacts/artifacts/{folder}/model.onnx"
+    base, login = f"http://127.0.0.1:{port}", mlflow_login(demo["state_dir"])
+    assert requests.get(f"{base}{artifact}", auth=login, timeout=30).status_code == 200
+    model_bytes = requests.get(f"{base}{artifact}", auth=login, timeout=30).content
+    assert hashlib.sha256(model_bytes).hexdigest() == version.tags["model_sha256"]
+    attempts = [
+        ("GET", "/", None), ("GET", "/api/2.0/mlflow/experiments/search?max_results=10", None),
+        ("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=10", None),
+        ("GET", f"/api/2.0/mlflow/registered-models/get?name={model}", None),
+        ("GET", f"/api/2.0/mlflow/model-versions/get-download-uri?name={model}&version={version.version}", None),
+        ("GET", artifact, None), ("PUT", artifact, b"tampered"), ("DELETE", artifact, None),
+        ("POST", "/api/2.0/mlflow/registered-models/alias", {"name": model, "alias": "champion", "version": "1"}),
+        ("POST", "/api/2.0/mlflow/experiments/create", {"name": "intruder"}),
+        ("POST", "/api/2.0/mlflow/users/create", {"username": "intruder", "password": "x" * 16}),
+    ]
+    served = []
+    for auth in (None, (login[0], login[1][::-1])):
+        for method, path, body in attempts:
+            answer = requests.request(method, f"{base}{path}", auth=auth, timeout=30,
+                                      **({"data": body} if isinstance(body, bytes) else {"json": body}))
+            if answer.status_code != 401 or model_bytes[:64] in answer.content:
+                served.append(f"{method} {path} ({'wrong password' if auth else 'anonymous'}): {answer.status_code}")
+    assert not served
+    # nothing moved: the same version under the alias, the same file, no new experiment
+    assert mlflow_client.get_model_version_by_alias(model, names["fraud_demo_model_alias"]).version == version.version
+    assert requests.get(f"{base}{artifact}", auth=login, timeout=30).content == model_bytes
+    assert "intruder" not in [experiment.name for experiment in mlflow_client.search_experiments()]
+
+
+def test_mlflow_login_is_private_and_off_command_lines(demo) -> None:
+    secrets = demo["state_dir"] / "secrets"
+    username, password = mlflow_login(demo["state_dir"])
+    assert len(password) >= 32 and username == "admin"
+    for private in (secrets / "mlflow.env", secrets / "mlflow-server.env", demo["state_dir"] / "mlflow" / "basic_auth.ini"):
+        assert private.stat().st_mode & 0o777 == 0o600, private
+    assert password not in (demo["state_dir"] / "mlflow" / "basic_auth.ini").read_text()
+    cmdlines = [" ".join(proc.info["cmdline"] or []) for proc in psutil.process_iter(["cmdline"])]
+    assert password not in demo["output"] and not [c for c in cmdlines if password in c]
+    # the summary says where the login is (never what it is)
+    assert f"MLflow login:    user admin, password in {secrets / 'mlflow.env'}" in demo["output"]

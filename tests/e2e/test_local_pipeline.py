@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from mlflow import MlflowClient
 from support.playbook import processes_under, run_playbook
 
 pytestmark = pytest.mark.e2e
@@ -31,9 +30,9 @@ def test_first_run_reports_changes_and_the_summary(demo) -> None:
     assert demo["state_dir"].stat().st_mode & 0o777 == 0o700
 
 
-def test_the_renamed_identity_is_what_mlflow_holds(demo) -> None:
+def test_the_renamed_identity_is_what_mlflow_holds(demo, mlflow_client) -> None:
     """Trained and registered under the overridden name, the overridden alias on the version, nothing else."""
-    client = MlflowClient(f"http://127.0.0.1:{demo['ports']['mlflow_server_local_port']}")
+    client = mlflow_client
     assert [model.name for model in client.search_registered_models()] == ["e2e-fraud-model"]
     assert [experiment.name for experiment in client.search_experiments()
             if experiment.name != "Default"] == ["e2e-fraud-model"]
@@ -62,14 +61,13 @@ def test_v2_inference_returns_a_probability(demo) -> None:
     assert 0.0 <= normal < 0.5 < 0.995 < fraud <= 1.0
 
 
-def test_app_answers_over_http(demo) -> None:
+def test_app_answers_over_http(demo, mlflow_client) -> None:
     port = demo["ports"]["fraud_app_local_port"]
     page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
     assert page.status_code == 200
     assert "distance" in page.text.lower()
     # the app applies the served version's threshold (its intro names it)
-    client = MlflowClient(f"http://127.0.0.1:{demo['ports']['mlflow_server_local_port']}")
-    threshold = float(client.get_model_version_by_alias("e2e-fraud-model", "production").tags["threshold"])
+    threshold = float(mlflow_client.get_model_version_by_alias("e2e-fraud-model", "production").tags["threshold"])
     assert f"at or above **{threshold:g}**" in page.text
 
 

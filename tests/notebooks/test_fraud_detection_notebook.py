@@ -6,11 +6,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+import requests
+from support.mlflow_server import run_mlflow_server
 from support.s3 import S3Server
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "fraud-detection.ipynb"
@@ -45,13 +50,27 @@ def test_notebook_is_stored_without_outputs() -> None:
         compile(source, cell["id"], "exec")
 
 
-def test_notebook_runs_against_mlflow_and_s3(mlflow_server: str, s3_server: S3Server, tmp_path: Path) -> None:
-    """Training, registration, the bucket location and the ONNX check all run; the model ranks the suspicious
+@pytest.fixture(scope="module")
+def login_server(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, tuple[str, str]]]:
+    """An MLflow server with its basic-auth app, as the local target runs it: (tracking URI, login)."""
+    login = ("notebook-user", secrets.token_urlsafe(24))
+    with run_mlflow_server(s3_server, tmp_path_factory.mktemp("mlflow-login"), login=login) as server:
+        yield server.tracking_uri, login
+
+
+def test_notebook_runs_against_mlflow_and_s3(login_server: tuple[str, tuple[str, str]], s3_server: S3Server,
+                                             tmp_path: Path) -> None:
+    """Training, registration, the bucket location and the ONNX check all run against an MLflow that wants its
+    login (from the environment, as `set -a; . .state/secrets/mlflow.env` gives it); the model ranks the suspicious
     example above the ordinary one."""
+    tracking_uri, (username, password) = login_server
+    assert requests.get(f"{tracking_uri}/api/2.0/mlflow/experiments/search", timeout=10).status_code == 401
     env = {
         **os.environ,
         **s3_server.env,
-        "MLFLOW_ROUTE": mlflow_server,
+        "MLFLOW_ROUTE": tracking_uri,
+        "MLFLOW_TRACKING_USERNAME": username,
+        "MLFLOW_TRACKING_PASSWORD": password,
         "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{s3_server.bucket}/mlflow/",
         "TRAIN_ROWS": "5000",
         # as the workbench's ConfigMap sets them from the project's identity (roles/workbench)

@@ -1,6 +1,7 @@
 """A real `mlflow server` (SQLite backend, artifacts proxied to an S3 bucket) on a free 127.0.0.1 port."""
 
 import os
+import secrets
 import sys
 import urllib.error
 import urllib.request
@@ -38,11 +39,13 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def run_mlflow_server(s3: S3Server, workdir: Path, timeout_s: float = 120.0) -> Iterator[MlflowServer]:
+def run_mlflow_server(s3: S3Server, workdir: Path, timeout_s: float = 120.0,
+                      login: tuple[str, str] | None = None) -> Iterator[MlflowServer]:
     """Start `mlflow server` with its SQLite store in ``workdir`` and artifacts in ``s3://<bucket>/mlflow``.
 
     The S3 keys reach the server through its environment only; clients need none (artifacts are proxied).
-    Trimmed footprint: one worker, no job runner. Stops the process tree on exit.
+    With ``login`` (user, password) it runs MLflow's basic-auth app as the local target does (that user its admin,
+    nobody else allowed anything). Trimmed footprint: one worker, no job runner. Stops the process tree on exit.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -73,6 +76,13 @@ def run_mlflow_server(s3: S3Server, workdir: Path, timeout_s: float = 120.0) -> 
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
     )
+    if login:
+        config = workdir / "basic_auth.ini"
+        config.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                          f"database_uri = sqlite:///{workdir / 'basic_auth.db'}\n")
+        command.append("--app-name=basic-auth")
+        env.update({"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_USERNAME": login[0],
+                    "MLFLOW_AUTH_ADMIN_PASSWORD": login[1], "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)})
     log_file = workdir / "mlflow-server.log"
     process = start_logged(command, log_file, env, cwd=workdir)
     try:

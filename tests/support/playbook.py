@@ -79,3 +79,10 @@ def processes_under(state_dir: Path) -> list[str]:
         if str(state_dir) in cmdline or marker.startswith(f"{state_dir}/"):
             found.append(cmdline or f"pid {proc.pid} ({marker})")
     return found
+
+
+def mlflow_login(state_dir: Path) -> tuple[str, str]:
+    """The local demo's MLflow login (its basic-auth app refuses anonymous requests), from its 0600 file."""
+    lines = (state_dir / "secrets" / "mlflow.env").read_text().splitlines()
+    values = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return values["MLFLOW_TRACKING_USERNAME"], values["MLFLOW_TRACKING_PASSWORD"]

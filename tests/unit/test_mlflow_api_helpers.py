@@ -105,7 +105,7 @@ def test_auth_failure_points_at_the_token():
     """401/403 are permanent and say what to check."""
     error = _http_error("http://h/api", _error(401, b'{"error_code": "UNAUTHENTICATED", "message": "no"}'))
     assert isinstance(error, MlflowHttpError)
-    assert str(error) == "HTTP 401 UNAUTHENTICATED from http://h/api: no (check the token and its permissions)"
+    assert str(error) == "HTTP 401 UNAUTHENTICATED from http://h/api: no (check the token or login and its permissions)"
     assert not error.not_found
 
 

@@ -5,6 +5,7 @@ The server (fixture ``mlflow_server``) proxies artifacts to a real SeaweedFS buc
 playbook runs every case (each task registers its result and goes on after a failure), so ansible starts once.
 """
 
+import base64
 import json
 import math
 import os
@@ -31,6 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MODULE = "fraud_demo.mlops.mlflow_model_info"
 API = "/api/2.0/mlflow"
+# What ansible shows instead of a no_log option's value.
+NO_LOG_MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 # What ansible adds to every module result, next to the module's own return values.
 ANSIBLE_RESULT_KEYS = {"action", "changed", "invocation", "failed", "warnings", "deprecations", "_ansible_no_log"}
 
@@ -133,8 +136,10 @@ def scenario(mlflow_server: str, s3_server: S3Server, tmp_path_factory: pytest.T
         run_front(mlflow_server, failures=math.inf) as down,
         run_front(mlflow_server, redirect=True) as redirecting,
         run_front(mlflow_server) as untouched,
+        run_front(mlflow_server) as basic,
     ):
-        fronts = {"tls": tls_front, "flaky": flaky, "down": down, "redirecting": redirecting, "untouched": untouched}
+        fronts = {"tls": tls_front, "flaky": flaky, "down": down, "redirecting": redirecting, "untouched": untouched,
+                  "basic": basic}
         uri = {"tracking_uri": mlflow_server}
         cases: dict[str, dict[str, Any]] = {
             "latest": {**uri, "name": model, **where},
@@ -149,6 +154,11 @@ def scenario(mlflow_server: str, s3_server: S3Server, tmp_path_factory: pytest.T
                 "token": token,
                 **where,
             },
+            "basic_auth": {"tracking_uri": basic.url, "name": model, "username": "fraud-user", "password": token,
+                           **where},
+            "token_and_login": {"tracking_uri": untouched.url, "name": model, "token": token, "username": "u",
+                                "password": token},
+            "login_without_password": {"tracking_uri": untouched.url, "name": model, "username": "u"},
             "tls_untrusted": {"tracking_uri": tls_front.url, "name": model, "retries": 0},
             "flaky_then_fine": {"tracking_uri": flaky.url, "name": model, "retries": 1, **where},
             "down": {"tracking_uri": down.url, "name": model, "retries": 1},
@@ -259,8 +269,18 @@ def test_tls_with_ca_path_sends_the_token_and_never_shows_it(scenario: Scenario)
     assert _own_facts(result) == _own_facts(scenario.results["latest"])
     seen = scenario.fronts["tls"].authorization_seen
     assert seen.count(f"Bearer {scenario.token}") == 4  # model, version, download URI, run
-    assert result["invocation"]["module_args"]["token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert result["invocation"]["module_args"]["token"] == NO_LOG_MASK
     assert scenario.token not in scenario.output  # the whole -vvv output of the playbook
+
+
+def test_a_login_goes_out_as_basic_authentication_and_is_never_shown(scenario: Scenario) -> None:
+    """username/password (MLflow's basic-auth app) go out as one basic header per request, masked everywhere."""
+    result = scenario.results["basic_auth"]
+    assert _own_facts(result) == _own_facts(scenario.results["latest"])
+    login = base64.b64encode(f"fraud-user:{scenario.token}".encode()).decode()
+    assert scenario.fronts["basic"].authorization_seen == [f"Basic {login}"] * 4
+    assert result["invocation"]["module_args"]["password"] == NO_LOG_MASK
+    assert login not in scenario.output
 
 
 def test_tls_is_verified_by_default(scenario: Scenario) -> None:
@@ -308,6 +328,8 @@ def test_bad_input_fails_before_any_request(scenario: Scenario) -> None:
         "bad_version": "version must be a positive whole number, got 'v2'",
     }
     assert scenario.results["bad_timeout"]["msg"] == "timeout must be more than 0 seconds, got 0.0"
+    assert scenario.results["token_and_login"]["msg"] == "parameters are mutually exclusive: token|username"
+    assert scenario.results["login_without_password"]["msg"] == "parameters are required together: username, password"
     assert scenario.results["bad_tracking_uri"]["msg"] == (
         "tracking_uri 'ftp://127.0.0.1/' must be an http:// or https:// URL of an MLflow server"
     )

@@ -8,6 +8,7 @@ every error names the URL and, for HTTP errors, carries MLflow's own ``error_cod
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import time
@@ -76,10 +77,13 @@ def describe_error_body(body: bytes) -> tuple[Optional[str], str]:
 
 @dataclass(frozen=True)
 class MlflowConnection:
-    """How to reach the MLflow server; ``token`` is sent as ``Authorization: Bearer``."""
+    """How to reach the MLflow server; ``token`` is sent as ``Authorization: Bearer``, ``username`` and
+    ``password`` as HTTP basic authentication."""
 
     tracking_uri: str
     token: Optional[str] = None
+    username: Optional[str] = None
+    password: Optional[str] = None
     validate_certs: bool = True
     ca_path: Optional[str] = None
     timeout: float = 30.0
@@ -121,6 +125,9 @@ class MlflowClient:
         headers = {"Accept": "application/json"}
         if self.connection.token:
             headers["Authorization"] = "Bearer %s" % self.connection.token
+        elif self.connection.username:
+            login = "%s:%s" % (self.connection.username, self.connection.password or "")
+            headers["Authorization"] = "Basic %s" % base64.b64encode(login.encode("utf-8")).decode("ascii")
         try:
             response = open_url(
                 url,
@@ -166,7 +173,7 @@ def _http_error(url: str, error: HTTPError) -> Exception:
     error_code, message = describe_error_body(error.read() or b"")
     text = "HTTP %d%s from %s: %s" % (error.code, " %s" % error_code if error_code else "", url, message)
     if error.code in (401, 403):
-        text += " (check the token and its permissions)"
+        text += " (check the token or login and its permissions)"
     if 300 <= error.code < 400:
         text += " (redirected to %s: use that address as tracking_uri)" % (error.headers.get("Location") or error.url)
     if error.code in TRANSIENT_STATUSES:

@@ -45,6 +45,16 @@ options:
   token:
     description:
       - Bearer token sent as C(Authorization) header, for servers behind an authenticating proxy or route.
+      - Mutually exclusive with O(username).
+    type: str
+  username:
+    description:
+      - User name of MLflow's basic-auth app (C(mlflow server --app-name basic-auth)), sent with O(password) as
+        HTTP basic authentication (as MLflow's clients do with C(MLFLOW_TRACKING_USERNAME)).
+    type: str
+  password:
+    description:
+      - Password of O(username).
     type: str
   validate_certs:
     description:
@@ -208,6 +218,8 @@ ARGUMENT_SPEC = dict(
     version=dict(type="str"),
     alias=dict(type="str"),
     token=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
     validate_certs=dict(type="bool", default=True),
     ca_path=dict(type="path"),
     timeout=dict(type="float", default=30),
@@ -222,7 +234,8 @@ def main() -> None:
     """Validate the arguments, ask MLflow, and exit with the facts (never ``changed``)."""
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("version", "alias")],
+        mutually_exclusive=[("version", "alias"), ("token", "username")],
+        required_together=[("username", "password")],
         supports_check_mode=True,
     )
     params = module.params
@@ -243,6 +256,8 @@ def main() -> None:
             MlflowConnection(
                 tracking_uri=params["tracking_uri"],
                 token=params["token"],
+                username=params["username"],
+                password=params["password"],
                 validate_certs=params["validate_certs"],
                 ca_path=params["ca_path"],
                 timeout=params["timeout"],
