@@ -2,6 +2,7 @@
 ``1/`` version folder) with a real S3 server, smoke_infer.py (demo_verify's in-cluster check) with the real V2
 model server."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def test_copy_model_reports_wrong_keys_without_printing_them(s3_server: S3Server
     env = s3_server.env | {"AWS_SECRET_ACCESS_KEY": wrong_secret, "SOURCE_KEY": f"{model_folder}/model.onnx", "TARGET_KEY": "t/1/model.onnx"}
     result = run_script(COPY_MODEL, env)
     assert result.returncode == 1
-    assert "copying s3://" in result.stderr and "failed" in result.stderr
+    assert f"reading s3://{s3_server.bucket}/{model_folder}/model.onnx or writing t/1/model.onnx failed" in result.stderr
     assert wrong_secret not in result.stderr + result.stdout
     assert s3_server.secret_access_key not in result.stderr + result.stdout
 
@@ -69,7 +70,49 @@ def test_copy_model_reports_wrong_keys_without_printing_them(s3_server: S3Server
 def test_copy_model_names_missing_variables() -> None:
     result = run_script(COPY_MODEL, {"SOURCE_KEY": "a/model.onnx"})
     assert result.returncode == 1
-    assert "missing environment variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_ENDPOINT, AWS_S3_BUCKET, TARGET_KEY" in result.stderr
+    assert "missing environment variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_ENDPOINT, AWS_S3_BUCKET" in result.stderr
+
+
+def _digest(s3_server: S3Server, key: str) -> str:
+    return hashlib.sha256(s3_server.client().get_object(Bucket=s3_server.bucket, Key=key)["Body"].read()).hexdigest()
+
+
+def test_copy_model_refuses_a_source_whose_digest_is_not_the_registered_one(s3_server: S3Server, model_folder: str) -> None:
+    """model.onnx replaced in the bucket after registration: the Job fails naming both digests, writes nothing."""
+    source = f"{model_folder}/model.onnx"
+    registered = hashlib.sha256(b"the model that was trained").hexdigest()
+    env = s3_server.env | {"SOURCE_KEY": source, "TARGET_KEY": f"serving/{model_folder}/1/model.onnx", "EXPECTED_SHA256": registered}
+    result = run_script(COPY_MODEL, env)
+    assert result.returncode == 1
+    assert f"s3://{s3_server.bucket}/{source} has SHA-256 {_digest(s3_server, source)}, not {registered}" in result.stderr
+    listed = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=f"serving/{model_folder}/")
+    assert listed.get("KeyCount", 0) == 0
+    verify_only = run_script(COPY_MODEL, {k: v for k, v in env.items() if k != "TARGET_KEY"})  # ModelMesh
+    assert verify_only.returncode == 1
+    assert f"not {registered}" in verify_only.stderr
+
+
+def test_copy_model_checks_the_digest_and_replaces_an_altered_target(s3_server: S3Server, model_folder: str) -> None:
+    source, target = f"{model_folder}/model.onnx", f"serving/{model_folder}/1/model.onnx"
+    digest = _digest(s3_server, source)
+    env = s3_server.env | {"SOURCE_KEY": source, "TARGET_KEY": target, "EXPECTED_SHA256": digest.upper()}
+    first = run_script(COPY_MODEL, env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(f"SHA-256 {digest} checked: copied ")
+    s3_server.client().put_object(Bucket=s3_server.bucket, Key=target, Body=b"not the model")
+    again = run_script(COPY_MODEL, env)
+    assert again.returncode == 0, again.stderr
+    assert "checked: copied" in again.stdout
+    assert _digest(s3_server, target) == digest
+    verify_only = run_script(COPY_MODEL, {k: v for k, v in env.items() if k != "TARGET_KEY"})
+    assert verify_only.returncode == 0, verify_only.stderr
+    assert verify_only.stdout == f"SHA-256 {digest} checked: s3://{s3_server.bucket}/{source}\n"
+
+
+def test_copy_model_rejects_a_malformed_digest(s3_server: S3Server, model_folder: str) -> None:
+    result = run_script(COPY_MODEL, s3_server.env | {"SOURCE_KEY": f"{model_folder}/model.onnx", "EXPECTED_SHA256": "abc"})
+    assert result.returncode == 1
+    assert "EXPECTED_SHA256 'abc' is not a SHA-256" in result.stderr
 
 
 def _examples(threshold: float, flip: bool = False) -> list[dict[str, object]]:
