@@ -38,12 +38,12 @@ def playbook(name: str, state_dir: Path, extra: Path) -> tuple[float, int]:
     return seconds, int(RECAP.search(proc.stdout).group(2))
 
 
-def program_name(cmdline: list[str]) -> str:
-    """What a supervised process is: the module of ``python -m X``, else its executable's or script's name."""
-    if "-m" in cmdline[:-1]:
-        return cmdline[cmdline.index("-m") + 1]
-    names = [Path(arg).name for arg in cmdline[:2]]
-    return names[1] if len(names) > 1 and names[0].startswith("python") else (names or ["?"])[0]
+def program_name(process: psutil.Process) -> str:
+    """The supervisord program a process runs (supervisord puts SUPERVISOR_PROCESS_NAME in its environment)."""
+    try:
+        return process.environ().get("SUPERVISOR_PROCESS_NAME") or process.name()
+    except psutil.AccessDenied:
+        return process.name()
 
 
 def demo_rss(state_dir: Path) -> tuple[float, list[tuple[str, float]]]:
@@ -53,7 +53,7 @@ def demo_rss(state_dir: Path) -> tuple[float, list[tuple[str, float]]]:
     per_child = []
     for child in root.children():
         tree = [child, *child.children(recursive=True)]
-        per_child.append((program_name(child.cmdline()), sum(p.memory_info().rss for p in tree) / 2**20))
+        per_child.append((program_name(child), sum(p.memory_info().rss for p in tree) / 2**20))
     total = root.memory_info().rss / 2**20 + sum(mib for _, mib in per_child)
     return total, per_child
 

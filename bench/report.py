@@ -40,7 +40,8 @@ def write_section(name: str, title: str, body: str) -> Path:
     begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
-        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     BENCHMARKS.parent.mkdir(parents=True, exist_ok=True)
