@@ -211,6 +211,7 @@ class ControlPlane:
         install_crds(kube, sorted(CRD_DIR.glob("*.yaml")))
         use_rhoai(kube, self.rhoai_major)
         publish_ingress_ca(kube, self.ingress_ca)
+        publish_oauth_proxy_image(kube)
         build_strategy_policy(kube)
         if self.network:
             self._start_odf(kube)
@@ -410,6 +411,31 @@ def publish_ingress_ca(kube: Kube, ca: Path) -> None:
         "data": {"ca-bundle.crt": ca.read_text()},
     }
     kube.apply(object_path("v1", "configmaps", "default-ingress-cert", "openshift-config-managed"), config_map, "fraud-demo-tests")
+
+
+# What the `oauth-proxy` ImageStream of namespace `openshift` (from the release payload) resolves to here: a
+# reference pods/images.py runs as runtimes/oauth_proxy.py.
+OAUTH_PROXY_IMAGE = "registry.redhat.io/openshift4/ose-oauth-proxy-rhel9@sha256:" + "4" * 64
+
+
+def publish_oauth_proxy_image(kube: Kube) -> None:
+    """ImageStream openshift/oauth-proxy, tag v4.4, as every OpenShift 4 cluster has it (the image of the oauth-proxy
+    sidecars that operators and charts add), with the tag's resolved image in its status."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openshift"}}
+    kube.apply(object_path("v1", "namespaces", "openshift"), namespace, "fraud-demo-tests")
+    path = object_path("image.openshift.io/v1", "imagestreams", "oauth-proxy", "openshift")
+    stream = {
+        "apiVersion": "image.openshift.io/v1",
+        "kind": "ImageStream",
+        "metadata": {"name": "oauth-proxy", "namespace": "openshift"},
+        "spec": {"tags": [{"name": "v4.4", "from": {"kind": "DockerImage", "name": OAUTH_PROXY_IMAGE}, "referencePolicy": {"type": "Source"}}]},
+    }
+    kube.apply(path, stream, "fraud-demo-tests")
+    status = {
+        "dockerImageRepository": "image-registry.openshift-image-registry.svc:5000/openshift/oauth-proxy",
+        "tags": [{"tag": "v4.4", "items": [{"created": "2026-01-01T00:00:00Z", "dockerImageReference": OAUTH_PROXY_IMAGE, "image": OAUTH_PROXY_IMAGE.split("@")[1], "generation": 1}]}],
+    }
+    kube.merge_patch(path + "/status", {"status": status})
 
 
 def build_strategy_policy(kube: Kube) -> None:

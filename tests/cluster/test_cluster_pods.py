@@ -356,3 +356,94 @@ class TestWebhooks:
                 kube.request("POST", object_path("kubeflow.org/v1", "notebooks", namespace=namespace), missing)
         finally:
             use_rhoai(kube, 2)
+
+
+class TestOAuthProxy:
+    """OpenShift's oauth-proxy in front of a service, reached through a reencrypt Route as the roles' MLflow is."""
+
+    UPSTREAM = (
+        "import http.server, json\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "  def do_GET(self):\n"
+        "    body = json.dumps({k: self.headers.get(k) for k in ('Authorization', 'X-Forwarded-User', 'Host')}).encode()\n"
+        "    self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)\n"
+        "http.server.ThreadingHTTPServer(('127.0.0.1', 8080), H).serve_forever()\n"
+    )
+
+    def _proxy(self, kube: Kube, namespace: str, args: list[str]) -> None:
+        from .control_plane import OAUTH_PROXY_IMAGE
+
+        labels = {"app": "guarded"}
+        account = {"projected": {"sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+        ]}}
+        proxy = {
+            "name": "oauth-proxy", "image": OAUTH_PROXY_IMAGE, "args": args, "ports": [{"name": "https", "containerPort": 8443}],
+            "readinessProbe": {"httpGet": {"path": "/oauth/healthz", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 1},
+            "volumeMounts": [{"name": "tls", "mountPath": "/etc/tls/private"}, {"name": "cookie", "mountPath": "/etc/proxy/secrets"},
+                             {"name": "account", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+        }
+        upstream = {"name": "app", "image": PYTHON_IMAGE, "command": python(self.UPSTREAM)}
+        volumes = [{"name": kind, "secret": {"secretName": f"guarded-{kind}"}} for kind in ("tls", "cookie")] + [{"name": "account", **account}]
+        spec = {"serviceAccountName": "guarded", "automountServiceAccountToken": False, "containers": [upstream, proxy], "volumes": volumes}
+        kube.request("POST", object_path(CORE, "pods", namespace=namespace), {"metadata": {"name": "guarded", "labels": labels}, "spec": spec})
+
+    def test_bearer_tokens_are_delegated_to_the_api_server_and_everyone_else_gets_the_sign_in_page(self, kube: Kube, namespace: str) -> None:
+        for account in ("guarded", "reader", "stranger"):
+            kube.request("POST", object_path(CORE, "serviceaccounts", namespace=namespace), {"metadata": {"name": account}})
+        kube.request("POST", object_path("rbac.authorization.k8s.io/v1", "clusterrolebindings"), {"metadata": {"name": f"{namespace}-guarded-auth-delegator"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"}, "subjects": [{"kind": "ServiceAccount", "name": "guarded", "namespace": namespace}]})
+        kube.request("POST", object_path("rbac.authorization.k8s.io/v1", "roles", namespace=namespace), {"metadata": {"name": "get-guarded"}, "rules": [{"apiGroups": [""], "resources": ["services"], "resourceNames": ["guarded"], "verbs": ["get"]}]})
+        kube.request("POST", object_path("rbac.authorization.k8s.io/v1", "rolebindings", namespace=namespace), {"metadata": {"name": "reader"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "get-guarded"}, "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}]})
+        kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "guarded-cookie"}, "stringData": {"session_secret": secrets.token_urlsafe(24)}})
+        kube.request("POST", object_path(CORE, "services", namespace=namespace), {"metadata": {"name": "guarded", "annotations": {"service.beta.openshift.io/serving-cert-secret-name": "guarded-tls"}}, "spec": {"selector": {"app": "guarded"}, "ports": [{"name": "https", "port": 8443, "targetPort": "https"}]}})
+        wait_for("serving cert", lambda: kube.get(object_path(CORE, "secrets", "guarded-tls", namespace)))
+        sar = json.dumps({"resource": "services", "verb": "get", "name": "guarded", "namespace": namespace})
+        self._proxy(kube, namespace, [
+            "--https-address=:8443", "--http-address=", "--provider=openshift", "--openshift-service-account=guarded",
+            "--upstream=http://localhost:8080", "--tls-cert=/etc/tls/private/tls.crt", "--tls-key=/etc/tls/private/tls.key",
+            "--cookie-secret-file=/etc/proxy/secrets/session_secret", "--proxy-prefix=/oauth",
+            f"--openshift-sar={sar}", f"--openshift-delegate-urls={json.dumps({'/': json.loads(sar)})}",
+        ])
+        kube.request("POST", object_path("route.openshift.io/v1", "routes", namespace=namespace), {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "guarded"}, "spec": {"to": {"kind": "Service", "name": "guarded"}, "port": {"targetPort": "https"}, "tls": {"termination": "reencrypt"}}})
+        route = wait_for("admitted", lambda: (r := kube.get(object_path("route.openshift.io/v1", "routes", "guarded", namespace))) and (r.get("status") or {}).get("ingress") and r)
+        wait_for("proxy ready", lambda: all(c.get("ready") for c in ((kube.get(object_path(CORE, "pods", "guarded", namespace)) or {}).get("status") or {}).get("containerStatuses") or [{}]), 90)
+        host = route["spec"]["host"]
+        ingress = kube.get(object_path(CORE, "configmaps", "default-ingress-cert", "openshift-config-managed")) or {}
+        context = ssl.create_default_context(cadata=ingress["data"]["ca-bundle.crt"])
+        router = _router(kube)
+
+        def get(path: str, token: str = "") -> tuple[int, bytes]:
+            auth = f"Authorization: Bearer {token}\r\n" if token else ""
+            with socket.create_connection((router, 443), timeout=10) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+                tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n".encode())
+                data = b""
+                while chunk := tls.recv(65536):
+                    data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            return int(head.split()[1]), body
+
+        def token(account: str) -> str:
+            answer = kube.request("POST", object_path(CORE, "serviceaccounts", account, namespace) + "/token", {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}}) or {}
+            return answer["status"]["token"]
+
+        assert get("/oauth/healthz") == (200, b"OK")
+        status, page = get("/api/2.0/mlflow/experiments/search")
+        assert status == 403 and b"Log in with OpenShift" in page
+        assert get("/", "not-a-token")[0] == 403
+        assert get("/", token("stranger"))[0] == 403  # authenticated, but the SubjectAccessReview says no
+        status, body = wait_for("reader allowed", lambda: (answer := get("/", token("reader")))[0] == 200 and answer, 30)
+        seen = json.loads(body)
+        assert seen["X-Forwarded-User"] == f"system:serviceaccount:{namespace}:reader"
+        assert seen["Authorization"] == "Basic " + base64.b64encode(f"system:serviceaccount:{namespace}:reader:".encode()).decode()
+        assert seen["Host"] == host  # --pass-host-header defaults to true
+
+    def test_an_unknown_flag_or_a_missing_cookie_secret_stops_it_as_upstream_does(self, kube: Kube, namespace: str) -> None:
+        from .control_plane import OAUTH_PROXY_IMAGE
+
+        flags = run(kube, namespace, pod("flags", [], image=OAUTH_PROXY_IMAGE, container={"args": ["--provider=openshift", "--no-such-flag=1"]}))
+        assert terminated(flags)["exitCode"] == 2 and "flag provided but not defined: -no-such-flag" in log(kube, namespace, "flags")
+        invalid = run(kube, namespace, pod("invalid", [], image=OAUTH_PROXY_IMAGE, container={"args": ["--provider=openshift", "--https-address=", "--upstream=http://localhost:8080"]}))
+        assert terminated(invalid)["exitCode"] == 1
+        assert "Invalid configuration:\n  missing setting: cookie-secret\n  missing setting: client-id" in log(kube, namespace, "invalid")

@@ -22,8 +22,9 @@ what upstream's do with the same upstream code where it is on PyPI (tests/cluste
 | KServe storage initializer (`*storage-initializer*`) | the real `kserve-storage` download | `.venv/platform/` |
 | ModelMesh's `modelmesh`, `rest-proxy` and `modelmesh-runtime-adapter` | runtimes/modelmesh.py: the load request, REST -> OVMS, the puller that reads only `storage-config` | `.venv/platform/` |
 | `*/postgresql-*` (sclorg / RHEL) | runtimes/postgresql.py: Debian's PostgreSQL server with the image's POSTGRESQL_* contract | system |
+| OpenShift's oauth-proxy (`*oauth-proxy*`) | runtimes/oauth_proxy.py: TLS, delegated bearer tokens (TokenReview + SubjectAccessReview), the upstream | `.venv/platform/` |
 
-Any other image (the workbench's notebook images, the oauth-proxy and kube-rbac-proxy of token authentication) is
+Any other image (the workbench's notebook images, the kube-rbac-proxy of 3.x token authentication) is
 not run: its pod gets the
 status a kubelet would write (simulator/workloads.py), and so does a tag of the internal registry (an ImageStream
 tag, such as the notebook images OpenShift AI imports). A digest of the internal registry that no build here
@@ -91,6 +92,7 @@ PLATFORM_IMAGES: list[tuple[str, list[str], dict[str, list[str]]]] = [
     ("*/modelmesh", ["modelmesh", "mm"], {}),
     ("*rest-proxy*", ["modelmesh", "rest-proxy"], {}),
     ("*modelmesh-runtime-adapter*", ["modelmesh", "adapter"], {}),
+    ("*oauth-proxy*", ["oauth_proxy"], {}),
     ("*/postgresql-*", ["postgresql"], {"run-postgresql": [], "/usr/bin/run-postgresql": [], "/usr/libexec/check-container": ["check"]}),
 ]
 

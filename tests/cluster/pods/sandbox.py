@@ -56,8 +56,20 @@ def bind(source: Path, target: Path, readonly: bool) -> None:
 
 
 def inside(root: Path, path: str) -> Path:
-    """`path` of the container as a path under `root`."""
-    return root / path.lstrip("/")
+    """`path` of the container as a path under `root`, its symbolic links followed inside `root` (the host's
+    /var/run is a link to /run: a mountPath under /var/run must not land on the host's /run)."""
+    current = root
+    for part in Path("/", path).parts[1:]:
+        candidate, hops = current / part, 0
+        while candidate.is_symlink() and hops < 40:
+            link = os.readlink(candidate)
+            candidate = root / link.lstrip("/") if link.startswith("/") else candidate.parent / link
+            candidate = Path(os.path.normpath(candidate))
+            if candidate != root and root not in candidate.parents:
+                candidate = root
+            hops += 1
+        current = candidate
+    return current
 
 
 def build_root(spec: dict[str, Any]) -> Path:
