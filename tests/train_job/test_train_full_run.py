@@ -89,7 +89,8 @@ def test_first_run_registers_the_model_and_moves_the_alias(first_run: dict, name
                                                            client: MlflowClient) -> None:
     """Version 1 is registered from the run, READY, holds the alias; the summary says so."""
     assert (first_run["registered_model"], first_run["version"], first_run["alias"]) == (names["model"], "1", "champion")
-    assert first_run["alias_moved"] is True and first_run["alias_reason"] == "no current holder"
+    assert first_run["alias_moved"] is True and first_run["alias_reason"].startswith("no version holds the alias")
+    assert first_run["gate"]["gate_decision"] == "promoted" and first_run["gate"]["gate_champion_version"] == ""
     assert first_run["model_uri"] == f"models:/{names['model']}/1"
     version = client.get_model_version_by_alias(names["model"], "champion")
     assert (version.version, version.run_id, version.status) == ("1", first_run["run_id"], "READY")
@@ -176,27 +177,38 @@ def test_threshold_meets_its_policy_on_the_recomputed_validation_split(first_run
         assert first_run["metrics"][f"validation_{name}"] == pytest.approx(logged[f"validation_{name}"])
 
 
-def test_worse_version_leaves_the_alias_and_force_moves_it(first_run: dict, names: dict[str, str],
-                                                           client: MlflowClient, tracked: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """A holder with a higher PR-AUC keeps the alias (the new version is still registered); --force-promote
-    moves it. These runs declare other threshold policies (flag, then environment): the demo's fixed:0.995 and
-    recall:0.8; the version tags, params and summary carry each one."""
-    client.log_metric(first_run["run_id"], "pr_auc", 1.0)  # the holder now looks unbeatable
+def test_a_challenger_short_of_the_gain_leaves_the_alias_and_force_moves_it(first_run: dict, names: dict[str, str],
+                                                                            client: MlflowClient, tracked: str,
+                                                                            tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate scores the champion (version 1) and the challenger on the same holdout: asked for a gain of 0.5
+    PR-AUC, which no challenger reaches, the champion keeps the alias (the new version is still registered, with
+    the decision and both scores on it and on its run); --force-promote moves it and says what the gate said.
+    These runs declare other threshold policies (flag, then environment): the demo's fixed:0.995 and recall:0.8;
+    the version tags, params and summary carry each one."""
     summary_file = tmp_path / "summary.json"
-    assert main(flags(names, "--summary-file", str(summary_file), "--threshold-policy", "fixed:0.995")) == 0
+    assert main(flags(names, "--summary-file", str(summary_file), "--threshold-policy", "fixed:0.995",
+                      "--promotion-min-gain", "0.5")) == 0
     second = json.loads(summary_file.read_text())
     assert (second["version"], second["alias_moved"], second["previous_alias_version"]) == ("2", False, "1")
-    assert second["alias_reason"].endswith("< 1.000000 of version 1")
+    assert second["alias_reason"].startswith("holdout pr_auc: challenger ") and second["alias_reason"].endswith("< 0.5")
     assert client.get_model_version_by_alias(names["model"], "champion").version == "1"
     version = client.get_model_version(names["model"], "2")
     assert version.status == "READY"
+    assert (version.tags["gate_decision"], version.tags["gate_champion_version"]) == ("kept", "1")
+    logged = client.get_run(second["run_id"]).data
+    # the champion scored on this run's holdout, not its own test split: its value differs from its run's pr_auc
+    assert logged.metrics["gate_champion_pr_auc"] == pytest.approx(float(version.tags["gate_champion_pr_auc"]), abs=1e-6)
+    assert logged.metrics["gate_challenger_pr_auc"] == pytest.approx(second["metrics"]["pr_auc"], abs=1e-5)
+    assert logged.tags["gate_decision"] == "kept" and logged.tags["gate_reason"] == second["alias_reason"]
     assert (second["threshold"], second["threshold_policy"]) == (0.995, "fixed:0.995")
     assert (version.tags["threshold"], version.tags["threshold_policy"]) == ("0.995", "fixed:0.995")
     monkeypatch.setenv("TRAIN_THRESHOLD_POLICY", "Recall:0.80")
-    assert main(flags(names, "--force-promote", "--summary-file", str(summary_file))) == 0
+    assert main(flags(names, "--force-promote", "--promotion-min-gain", "0.5", "--summary-file", str(summary_file))) == 0
     third = json.loads(summary_file.read_text())
-    assert (third["version"], third["alias_moved"], third["alias_reason"]) == ("3", True, "forced")
+    assert (third["version"], third["alias_moved"]) == ("3", True)
+    assert third["alias_reason"].startswith("forced (the gate said no: holdout pr_auc: challenger ")
+    assert client.get_model_version(names["model"], "3").tags["gate_decision"] == "promoted"
     assert client.get_model_version_by_alias(names["model"], "champion").version == "3"
     params = client.get_run(third["run_id"]).data.params
     assert params["threshold_policy"] == third["threshold_policy"] == "recall:0.8"

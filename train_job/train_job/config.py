@@ -47,7 +47,10 @@ class TrainConfig:
     registered_model: str
     alias: str
     promotion_metric: str
+    promotion_min_gain: float
     force_promote: bool
+    drift: float
+    label_noise: float
     artifacts_destination: str | None
     ca_bundle: str | None
     summary_file: Path | None
@@ -81,6 +84,19 @@ def open_interval(low: float, high: float) -> Callable[[str], float]:
             raise ValueError(f"expected a number, got {text!r}") from None
         if not (low < value < high) or math.isnan(value):
             raise ValueError(f"expected a number between {low:g} and {high:g} (exclusive), got {text!r}")
+        return value
+    return parse
+
+
+def closed_interval(low: float, high: float) -> Callable[[str], float]:
+    """Return a parser for numbers from ``low`` to ``high`` (inclusive)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+        if not (low <= value <= high) or math.isnan(value):
+            raise ValueError(f"expected a number from {low:g} to {high:g}, got {text!r}")
         return value
     return parse
 
@@ -210,12 +226,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("experiment", ("MLFLOW_EXPERIMENT_NAME",), model_name, None,
            "MLflow experiment (default: the registered model's name)"),
     Option("alias", ("TRAIN_ALIAS",), alias_name, REQUIRED,
-           "registry alias moved to the new version when it is at least as good as the current holder (required; "
+           "registry alias moved to the new version when the gate passes it (required; "
            "the one serving follows)"),
     Option("promotion_metric", ("TRAIN_PROMOTION_METRIC",), choice(*PROMOTION_METRICS), "pr_auc",
-           "threshold-free test metric compared with the alias holder's (higher is better)"),
+           "the gate's threshold-free metric (higher is better): the alias holder (champion) and the new version "
+           "(challenger) are both scored on this run's test split, the holdout of the new data"),
+    Option("promotion_min_gain", ("TRAIN_PROMOTION_MIN_GAIN",), closed_interval(0.0, 0.5), 0.0,
+           "how much the challenger must beat the champion by on the holdout to take the alias (0: at least as good)"),
     Option("force_promote", ("TRAIN_FORCE_PROMOTE",), boolean, False,
-           "move the alias to the new version whatever the comparison says"),
+           "move the alias to the new version whatever the gate says (the decision records that it was forced)"),
+    Option("drift", ("TRAIN_DRIFT",), closed_interval(0.0, 1.0), 0.0,
+           "synthetic data only: how far the generator has drifted, 0 (the original marginals and fraud pattern) "
+           "to 1 (more online purchases, cheaper ones, more online fraud at lower purchase ratios; synthetic.py)"),
+    Option("label_noise", ("TRAIN_LABEL_NOISE",), closed_interval(0.0, 0.45), 0.0,
+           "share of the training split's labels flipped, as a broken labelling feed would (validation and test "
+           "splits stay clean): a challenger meant to lose the gate"),
     Option("artifacts_destination", ("MLFLOW_ARTIFACTS_DESTINATION",), s3_destination, None,
            "the tracking server's --artifacts-destination (s3://bucket/prefix), to turn proxied "
            "mlflow-artifacts:/ URIs into bucket paths; required when the server proxies artifacts"),

@@ -56,12 +56,16 @@ class Split:
     test: TransactionData
 
 
-def load(source: str, *, rows: int, seed: int, ca_bundle: str | None = None) -> TransactionData:
-    """Return validated data: ``rows`` synthetic transactions for ``synthetic``, else the CSV at ``source``."""
+def load(source: str, *, rows: int, seed: int, ca_bundle: str | None = None, drift: float = 0.0) -> TransactionData:
+    """Return validated data: ``rows`` synthetic transactions at ``drift`` for ``synthetic``, else the CSV at
+    ``source`` (where ``drift`` must be 0: a CSV is what it is)."""
     if source == SYNTHETIC:
         check_fits(rows)
-        features, labels = synthetic.generate(rows, seed)
-        data = TransactionData(features, labels, f"{SYNTHETIC}:rows={rows},seed={seed}")
+        features, labels = synthetic.generate(rows, seed, drift)
+        suffix = f",drift={drift:g}" if drift else ""
+        data = TransactionData(features, labels, f"{SYNTHETIC}:rows={rows},seed={seed}{suffix}")
+    elif drift:
+        raise DataError(f"--drift {drift:g} shifts the synthetic generator; {redact(source)} is a CSV (use --drift 0)")
     else:
         data = read_csv(source, ca_bundle=ca_bundle)
     check_classes(data)
@@ -208,6 +212,17 @@ def split(data: TransactionData, *, validation_fraction: float, test_fraction: f
     train, validation, test = (_subset(data, rng.permutation(np.concatenate(part)), name)
                                for part, name in zip(parts, ("train", "validation", "test")))
     return Split(train, validation, test)
+
+
+def with_label_noise(data: TransactionData, share: float, seed: int) -> TransactionData:
+    """``data`` with the labels of ``share`` of its rows (chosen with ``seed``) flipped, as a broken labelling
+    feed would deliver them: for the training split of a run meant to lose the gate (the holdout stays clean)."""
+    if not share:
+        return data
+    rng = np.random.default_rng([seed, 1])
+    flipped = rng.random(data.rows) < share
+    labels = np.where(flipped, 1 - data.labels, data.labels).astype(data.labels.dtype)
+    return TransactionData(data.features, labels, f"{data.source},label_noise={share:g}")
 
 
 def _subset(data: TransactionData, indices: np.ndarray, name: str) -> TransactionData:

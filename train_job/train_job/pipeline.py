@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import mlflow
 from mlflow import MlflowClient
 
-from . import registry, tracking
+from . import gate, registry, tracking
 from .config import TrainConfig
-from .data import Split, TransactionData, load, split
+from .data import Split, TransactionData, load, split, with_label_noise
 from .evaluation import evaluate
 from .model import INPUT_NAME, OUTPUT_NAME
 from .onnx_export import check_parity, to_onnx
@@ -41,9 +41,10 @@ class ArtifactStoreError(RuntimeError):
 def run(config: TrainConfig) -> Summary:
     """Train, evaluate, export, log and register one model as ``config`` says; return the run's summary."""
     ca_bundle = with_system_cas(config.ca_bundle)
-    data = load(config.data, rows=config.rows, seed=config.seed, ca_bundle=ca_bundle)
+    data = load(config.data, rows=config.rows, seed=config.seed, ca_bundle=ca_bundle, drift=config.drift)
     parts = split(data, validation_fraction=config.validation_fraction, test_fraction=config.test_fraction,
                   seed=config.seed)
+    parts = Split(with_label_noise(parts.train, config.label_noise, config.seed), parts.validation, parts.test)
     LOG.info("data %s: %d rows (%.2f%% fraud); train %d, validation %d, test %d", data.source, data.rows,
              100 * data.labels.mean(), parts.train.rows, parts.validation.rows, parts.test.rows)
     experiment_id = tracking.connect(config.tracking_uri, config.experiment, ca_bundle)
@@ -78,12 +79,19 @@ def run(config: TrainConfig) -> Summary:
         })
         info = tracking.log_onnx_model(proto, parts.test.features[:INPUT_EXAMPLE_ROWS])
         model_sha256 = hashlib.sha256(proto.SerializeToString()).hexdigest()
+        # The gate: the champion scored on the same holdout (this run's test split) as the challenger.
+        metric = config.promotion_metric
+        registry.ensure_registered_model(client, config.registered_model)
+        holder = gate.champion(client, config.registered_model, config.alias, metric, parts.test.features,
+                               parts.test.labels)
+        challenger = gate.challenger_score(proto.SerializeToString(), metric, parts.test.features, parts.test.labels)
+        promotion = gate.decide(metric, challenger, holder, config.promotion_min_gain, config.force_promote)
+        gate_tags = gate.record(metric, challenger, holder, promotion)
         registration = registry.register(
             client, name=config.registered_model, model_uri=info.model_uri, model_id=info.model_id,
-            run_id=active.info.run_id, alias=config.alias, metric=config.promotion_metric,
-            value=metrics[config.promotion_metric], force=config.force_promote,
+            run_id=active.info.run_id, alias=config.alias, promotion=promotion,
             tags={"threshold": str(choice.threshold), "threshold_policy": policy, "data_source": data.source,
-                  registry.DIGEST_TAG: model_sha256},
+                  registry.DIGEST_TAG: model_sha256, **gate_tags},
             artifacts_destination=config.artifacts_destination)
     return Summary(
         run_id=active.info.run_id,
@@ -108,6 +116,7 @@ def run(config: TrainConfig) -> Summary:
         params=params,
         data_source=data.source,
         data_rows=data.rows,
+        gate=gate_tags,
     )
 
 
@@ -127,6 +136,9 @@ def run_params(config: TrainConfig, data: TransactionData, parts: Split) -> dict
         "validation_rows": parts.validation.rows,
         "test_rows": parts.test.rows,
         "promotion_metric": config.promotion_metric,
+        "promotion_min_gain": config.promotion_min_gain,
+        "drift": config.drift,
+        "label_noise": config.label_noise,
         "alias": config.alias,
         "data_source": data.source,
         "data_rows": data.rows,

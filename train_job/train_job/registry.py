@@ -1,8 +1,5 @@
-"""Model registry: register the logged model, move the alias when the new version is at least as good, and
-say where its files are in the bucket.
-
-"As good" compares a threshold-free test metric (`config.PROMOTION_METRICS`: pr_auc or roc_auc), so that versions
-whose thresholds were chosen by different policies compare fairly.
+"""Model registry: register the logged model, move the alias when the gate (gate.py) says so, and say where the
+version's files are in the bucket.
 
 A registration that fails half-way (after the version exists) deletes that version before re-raising, so the
 registry never keeps a version the run did not finish.
@@ -53,43 +50,6 @@ class RegistryError(RuntimeError):
     """The registry step cannot complete; the message says which step and why."""
 
 
-def decide_promotion(metric: str, new_value: float, holder_version: str | None, holder_value: float | None,
-                     force: bool) -> Promotion:
-    """Decide whether the alias moves: when forced, when nobody holds it, or when ``new_value`` >= the holder's.
-
-    A holder without a value for ``metric`` keeps the alias (nothing proves the new version is as good).
-    """
-    if force:
-        return Promotion(True, "forced", holder_version, holder_value)
-    if holder_version is None:
-        return Promotion(True, "no current holder", None, None)
-    if holder_value is None:
-        return Promotion(False, f"current holder version {holder_version} has no {metric}; use force to move it",
-                         holder_version, None)
-    if new_value >= holder_value:
-        return Promotion(True, f"{metric} {new_value:.6f} >= {holder_value:.6f} of version {holder_version}",
-                         holder_version, holder_value)
-    return Promotion(False, f"{metric} {new_value:.6f} < {holder_value:.6f} of version {holder_version}",
-                     holder_version, holder_value)
-
-
-def alias_holder(client: MlflowClient, name: str, alias: str, metric: str) -> tuple[str | None, float | None]:
-    """Return (version, ``metric`` of its run) of the version holding ``alias``, (None, None) when none does."""
-    try:
-        holder = client.get_model_version_by_alias(name, alias)
-    except MlflowException as error:
-        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None, None
-        raise
-    if not holder.run_id:
-        return str(holder.version), None
-    try:
-        value = client.get_run(holder.run_id).data.metrics.get(metric)
-    except MlflowException:
-        value = None
-    return str(holder.version), value
-
-
 @dataclass(frozen=True)
 class Registration:
     """The new model version, what happened to the alias, and where the version's files are."""
@@ -99,18 +59,21 @@ class Registration:
     location: ArtifactLocation
 
 
-def register(client: MlflowClient, *, name: str, model_uri: str, model_id: str | None, run_id: str, alias: str,
-             metric: str, value: float, force: bool, tags: dict[str, str],
-             artifacts_destination: str | None) -> Registration:
-    """Register ``model_uri`` as a new version of ``name`` (created if needed) and, once it is READY and its
-    folder holds ``model.onnx``, move ``alias`` per `decide_promotion`. Any failure after the version was
-    created deletes it before re-raising."""
+def ensure_registered_model(client: MlflowClient, name: str) -> None:
+    """Create registered model ``name`` unless it exists."""
     try:
         client.create_registered_model(name)
     except MlflowException as error:
         if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
             raise
-    holder_version, holder_value = alias_holder(client, name, alias, metric)
+
+
+def register(client: MlflowClient, *, name: str, model_uri: str, model_id: str | None, run_id: str, alias: str,
+             promotion: Promotion, tags: dict[str, str], artifacts_destination: str | None) -> Registration:
+    """Register ``model_uri`` as a new version of ``name`` (created if needed) and, once it is READY and its
+    folder holds ``model.onnx``, move ``alias`` to it when ``promotion`` (the gate's decision) says so. Any failure
+    after the version was created deletes it before re-raising."""
+    ensure_registered_model(client, name)
     created = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id,
                                           await_creation_for=0)
     version = str(created.version)
@@ -118,7 +81,6 @@ def register(client: MlflowClient, *, name: str, model_uri: str, model_id: str |
         wait_until_ready(client, name, version)
         location = artifact_location(client, name, version, artifacts_destination)
         check_model_files(location.uri)
-        promotion = decide_promotion(metric, value, holder_version, holder_value, force)
         if promotion.moved:
             client.set_registered_model_alias(name, alias, version)
     except BaseException:

@@ -38,6 +38,8 @@ class Summary:
     params: dict[str, Any]
     data_source: str
     data_rows: int
+    gate: dict[str, Any]
+    """The gate's decision and both scores on the holdout (gate.py): the tags it put on the version."""
 
     def to_json(self) -> str:
         """Return the summary as indented JSON with sorted keys."""
