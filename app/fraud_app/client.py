@@ -73,6 +73,8 @@ class Prediction:
 
     probabilities: list[float]
     round_trip_s: float
+    model_version: str | None = None
+    """The version the server says answered (V2 ``model_version``; our model server sends the registered one)."""
 
 
 @dataclass(frozen=True)
@@ -176,14 +178,17 @@ class V2Client:
     def _predict_with(self, signature: InputSignature, rows: Sequence[Sequence[float]]) -> Prediction:
         probabilities: list[float] = []
         waited = 0.0
+        version = None
         step = signature.rows_per_request
         for start in range(0, len(rows), step):
             chunk = rows[start:start + step]
             started = time.perf_counter()
             response = self._request("POST", "/infer", json=_infer_body(signature, chunk))
             waited += time.perf_counter() - started
-            probabilities.extend(parse_probabilities(_json(response), len(chunk)))
-        return Prediction(probabilities, waited)
+            body = _json(response)
+            probabilities.extend(parse_probabilities(body, len(chunk)))
+            version = _model_version(body) or version
+        return Prediction(probabilities, waited, version)
 
     def _request(self, method: str, suffix: str, *, json: Any = None, check: bool = True) -> httpx.Response:
         """Send `method` to the model's URL plus `suffix`; map transport failures and (if `check`) HTTP errors."""
@@ -238,6 +243,12 @@ def parse_signature(metadata: Any, model_name: str) -> InputSignature:
         raise MalformedResponseError(f"Input {name!r} of model {model_name!r} has shape {shape}; the app sends "
                                      f"[rows, {N_FEATURES}] (the seven transaction features).")
     return InputSignature(name, datatype, tuple(shape))
+
+
+def _model_version(body: Any) -> str | None:
+    """The answer's ``model_version`` when it is a short printable text, else None."""
+    version = body.get("model_version") if isinstance(body, dict) else None
+    return version if isinstance(version, str) and 0 < len(version) <= 64 and version.isprintable() else None
 
 
 def parse_probabilities(body: Any, n_rows: int) -> list[float]:

@@ -48,7 +48,7 @@ class FraudApp:
         except InferenceError as error:
             return _message(f"Could not check the transaction. {error}"), self.status_html()
         probability = prediction.probabilities[0]
-        return _verdict_html(probability, self.threshold, prediction.round_trip_s), gr.skip()
+        return _verdict_html(probability, self.threshold, prediction.round_trip_s, prediction.model_version), gr.skip()
 
     def score_csv(self, path: str | None) -> tuple[str, pd.DataFrame | None, str | None, str | Any]:
         """Score an uploaded CSV; returns a summary, a preview table, the scored file and the status."""
@@ -114,12 +114,13 @@ def render_status(status: ModelStatus, endpoint: str) -> str:
             f'<br><small>Endpoint: {html.escape(endpoint)}/infer</small></div>')
 
 
-def _verdict_html(probability: float, threshold: float, round_trip_s: float) -> str:
+def _verdict_html(probability: float, threshold: float, round_trip_s: float, model_version: str | None = None) -> str:
     is_fraud = probability >= threshold
     css, label = ("fraud", batch.FRAUD) if is_fraud else ("not-fraud", batch.NOT_FRAUD)
+    answered = f" &middot; model version {html.escape(model_version)}" if model_version else ""
     return (f'<div class="fraud-verdict {css}">{label}</div>'
             f'<div class="fraud-details">Fraud probability <b>{probability:.6f}</b> &middot; threshold '
-            f'{threshold:g} &middot; round trip {round_trip_s * 1000:.1f} ms</div>')
+            f'{threshold:g} &middot; round trip {round_trip_s * 1000:.1f} ms{answered}</div>')
 
 
 def _message(text: str) -> str:

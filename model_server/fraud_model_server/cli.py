@@ -22,6 +22,7 @@ from .workers import BIND_FAILURE, listening_sockets, run_workers
 
 PROG = "python -m fraud_model_server"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+MODEL_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 logger = logging.getLogger("fraud_model_server")
 
@@ -53,6 +54,15 @@ def _model_name(value: str) -> str:
     if not MODEL_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(
             f"invalid model name {value!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _model_version(value: str) -> str:
+    """A version label usable in /v2/models/<name>/versions/<version>."""
+    if not MODEL_VERSION.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid model version {value!r}: use 1-64 letters, digits, '.', '_' or '-' (a registry version number)"
         )
     return value
 
@@ -174,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest accepted request body (default: %(default)s)",
     )
     parser.add_argument(
+        "--model-version",
+        type=_model_version,
+        default=None,
+        help="the registered version this file is (the model_serving role passes it): answers carry it as "
+        "model_version, /v2/models/<name> lists it, and /v2/models/<name>/versions/<version>/infer answers",
+    )
+    parser.add_argument(
         "--expected-sha256",
         type=_sha256,
         default=None,
@@ -249,6 +266,7 @@ def _serve(args: argparse.Namespace, model_file: Path, sock: socket.socket | Non
         workdir=args.workdir,
         max_connections=args.max_connections,
         header_timeout_s=float(args.header_timeout),
+        model_version=args.model_version,
     )
     try:
         uvloop.run(serve(options, sock))

@@ -172,6 +172,8 @@ class FastInfer:
             outputs.append(output)
         request_id = request_id if request_id is not None else str(uuid.uuid4())
         response = {"model_name": self._model.name, "id": request_id, "parameters": {}, "outputs": outputs}
+        if self._model.version:
+            response["model_version"] = self._model.version
         header = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
         if not blobs:
             return request_id, header, None

@@ -101,6 +101,7 @@ class OnnxRuntimeModel(MLModel):
         results = self.run(names, feeds)
         return InferenceResponse(
             model_name=self.name,
+            model_version=self.version,
             id=payload.id,
             outputs=[
                 encode_output(self._output_specs[name], result) for name, result in zip(names, results, strict=True)

@@ -45,6 +45,7 @@ class ServeOptions:
     workdir: Path
     max_connections: int = 1024
     header_timeout_s: float = 10.0
+    model_version: str | None = None
 
 
 def mlserver_settings(options: ServeOptions) -> Settings:
@@ -68,8 +69,10 @@ def model_settings(options: ServeOptions) -> ModelSettings:
     """The one model: our onnxruntime runtime over the downloaded file."""
     return ModelSettings(
         name=options.model_name,
+        versions=[options.model_version] if options.model_version else [],
         implementation=OnnxRuntimeModel,
-        parameters=ModelParameters(uri=str(options.model_file), extra={THREADS_PARAMETER: options.onnx_threads}),
+        parameters=ModelParameters(uri=str(options.model_file), version=options.model_version,
+                                   extra={THREADS_PARAMETER: options.onnx_threads}),
     )
 
 

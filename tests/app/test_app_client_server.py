@@ -115,3 +115,17 @@ def test_the_client_reuses_one_connection(v2_model_server: V2ModelServer) -> Non
         client.status()
         assert local_ports() == first and len(first) == 1
     assert local_ports() == set()
+
+
+def test_the_answering_version_reaches_the_page(s3_server: S3Server, tmp_path: Path) -> None:
+    """A server started with the registered version names it in its answers; the verdict shows it (escaped)."""
+    from fraud_app.ui import _verdict_html
+
+    model = write_logistic_model(tmp_path / "model.onnx")
+    with run_model_server(s3_server.env, upload_model(s3_server, model), tmp_path / "work", extra_args=["--model-version", "12"]) as server, \
+            V2Client(server.base_url, server.model_name) as client:
+        prediction = client.predict([FRAUDULENT_TRANSACTION])
+    assert prediction.model_version == "12"
+    assert "model version 12" in _verdict_html(prediction.probabilities[0], 0.5, prediction.round_trip_s, prediction.model_version)
+    assert "model version &lt;b&gt;" in _verdict_html(0.1, 0.5, 0.01, "<b>")
+    assert "model version" not in _verdict_html(0.1, 0.5, 0.01, None)

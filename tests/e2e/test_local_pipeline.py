@@ -57,6 +57,10 @@ def test_v2_inference_returns_a_probability(demo) -> None:
     answer = requests.post(f"{base}/models/e2e-fraud/infer", json=body, timeout=10)
     assert answer.status_code == 200, answer.text
     assert answer.json()["model_name"] == "e2e-fraud"
+    # the registered version that answered: what the registry's alias points at (the summary says it was checked)
+    assert answer.json()["model_version"] == "1"
+    assert meta["versions"] == ["1"]
+    assert "Serving:         version 1 (model_version in every answer" in demo["output"]
     fraud, normal = answer.json()["outputs"][0]["data"]
     assert 0.0 <= normal < 0.5 < 0.995 < fraud <= 1.0
 

@@ -119,3 +119,20 @@ def test_bad_binary_requests_get_a_400_and_the_server_keeps_serving(
     assert response.status_code == 400
     assert fragment in response.json()["error"]
     assert requests.get(f"{v2_model_server.base_url}/v2/health/ready", timeout=5).status_code == 200
+
+
+def test_the_registered_version_is_in_every_answer(s3_server, v2_model_file, tmp_path) -> None:
+    """--model-version (the model_serving role passes the registered version): both paths say which version
+    answered, the metadata lists it, and the versioned URL answers too."""
+    from support.model_server import run_model_server, upload_model
+
+    with run_model_server(s3_server.env, upload_model(s3_server, v2_model_file), tmp_path, extra_args=["--model-version", "7"]) as server:
+        fast = {"id": "v", "inputs": [{"name": INPUT_NAME, "shape": [1, 7], "datatype": "FP32", "data": NORMAL_TRANSACTION}]}
+        framework = {**fast, "inputs": [{**fast["inputs"][0], "shape": [1.0, 7.0]}]}
+        versioned = server.infer_url.replace("/infer", "/versions/7/infer")
+        answers = [requests.post(url, json=body, timeout=10) for url, body in ((server.infer_url, fast), (server.infer_url, framework), (versioned, fast))]
+        assert [answer.status_code for answer in answers] == [200, 200, 200]
+        assert [answer.json()["model_version"] for answer in answers] == ["7", "7", "7"]
+        assert answers[0].headers.get("ce-modelversion") == answers[1].headers.get("ce-modelversion")
+        metadata = requests.get(server.infer_url.removesuffix("/infer"), timeout=10).json()
+        assert metadata["versions"] == ["7"]
