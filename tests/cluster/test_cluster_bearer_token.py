@@ -4,45 +4,27 @@ kubeconfig here), and the refusals. Each token is checked with the API server (T
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.module_play import run_tasks
 
 from .conftest import Cluster
 from .kube import Kube, object_path
 
 pytestmark = pytest.mark.cluster
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 
 def play(workdir: Path, tasks: list[dict[str, Any]], kubeconfig: Path) -> dict[str, Any]:
-    """Run the tasks (each goes on after a failure); their results by task name."""
+    """Run the tasks (each goes on after a failure) against ``kubeconfig``; their results by task name."""
     for task in tasks:
         task["ignore_errors"] = True
         task["register"] = "result"
-    document = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": tasks}]
-    playbook = workdir / "playbook.yml"
-    playbook.write_text(yaml.safe_dump(document, sort_keys=False))
-    (workdir / "ansible.cfg").write_text("[defaults]\n")
-    env = {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-        "HOME": str(workdir),
-        "ANSIBLE_CONFIG": str(workdir / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
-        "K8S_AUTH_KUBECONFIG": str(kubeconfig),
-    }
-    done = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)], cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
-    report = json.loads(done.stdout)
-    return {t["task"]["name"]: t["hosts"]["localhost"] for t in report["plays"][0]["tasks"]}
+    results, completed = run_tasks(workdir, tasks, env={"K8S_AUTH_KUBECONFIG": str(kubeconfig)})
+    assert results, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return results
 
 
 def who(kube: Kube, token: str) -> str:

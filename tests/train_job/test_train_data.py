@@ -267,3 +267,20 @@ def test_extra_ca_is_trusted_besides_the_system_cas(tmp_path: Path) -> None:
     text = combined.read_text()
     assert text.startswith(system.read_text()) and text.rstrip().endswith(extra.read_text().rstrip())
     assert with_system_cas(None) is None
+
+
+def test_drift_is_for_the_generator_and_label_noise_only_flips_training_labels(tmp_path: Path) -> None:
+    from train_job.data import with_label_noise
+
+    csv = tmp_path / "data.csv"
+    csv.write_text("x\n")
+    with pytest.raises(DataError, match=r"--drift 0.5 shifts the synthetic generator; .*data.csv is a CSV"):
+        load(str(csv), rows=1000, seed=1, drift=0.5)
+    drifted = load("synthetic", rows=20_000, seed=3, drift=1.0)
+    assert drifted.source == "synthetic:rows=20000,seed=3,drift=1"
+    # more online purchases, as the generator documents (0.65 -> 0.85)
+    assert 0.83 < drifted.features[:, 6].mean() < 0.87
+    noisy = with_label_noise(drifted, 0.2, seed=3)
+    assert 0.18 < (noisy.labels != drifted.labels).mean() < 0.22
+    assert (noisy.features == drifted.features).all() and noisy.source.endswith(",label_noise=0.2")
+    assert with_label_noise(drifted, 0.0, seed=3) is drifted

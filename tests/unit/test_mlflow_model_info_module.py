@@ -19,9 +19,9 @@ from typing import Any
 
 import onnx
 import pytest
-import yaml
 from mlflow_fronts import Front, make_tls_files, run_front
 from support.mlflow_server import ARTIFACTS_PREFIX
+from support.module_play import run_tasks
 from support.onnx_models import logistic_model
 from support.ports import free_port
 from support.s3 import S3Server
@@ -76,46 +76,16 @@ def _run_playbook(cases: dict[str, dict[str, Any]], workdir: Path) -> tuple[dict
         tasks.append(
             {"name": name, MODULE: arguments, "ignore_errors": True, "check_mode": case.get("check_mode", False)}
         )
-    play = {
-        "name": "Exercise mlflow_model_info",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-        "tasks": tasks,
-    }
-    playbook = workdir / "playbook.yml"
-    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
-    playbook.chmod(0o600)
-    config = workdir / "ansible.cfg"
-    config.write_text("[defaults]\n")
     env = {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-        "HOME": str(workdir),
-        "ANSIBLE_CONFIG": str(config),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
         "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote"),
-        "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_PIPELINING": "true",
         # -vvv keeps each module's arguments in its result and shows everything ansible would log; its
         # connection chatter goes to stderr so that stdout stays one JSON document.
         "ANSIBLE_VERBOSE_TO_STDERR": "true",
         "ANSIBLE_INJECT_INVOCATION": "true",
     }
-    completed = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-vvv", "-i", "localhost,", str(playbook)],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    results, completed = run_tasks(workdir, tasks, env=env, verbosity=3, name="Exercise mlflow_model_info")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    report = json.loads(completed.stdout)
-    results = {task["task"]["name"]: task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]}
     return results, completed.stdout + completed.stderr
 
 

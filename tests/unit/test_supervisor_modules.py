@@ -2,10 +2,8 @@
 real supervisord (the one the local target uses), step by step in one playbook: start, rerun without change,
 check mode, a stopped program, a changed configuration, a program that cannot start, a restart of the daemon."""
 
-import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -13,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from support.module_play import run_tasks
 from support.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
@@ -80,25 +77,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
     """Run every step once; stop the supervisord it started afterwards."""
     base = tmp_path_factory.mktemp("sv")
     tasks = [{**step, "register": "r", "ignore_errors": True} for step in steps(base, free_port())]
-    play = {"name": "Exercise the supervisor modules", "hosts": "localhost", "connection": "local",
-            "gather_facts": False, "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-            "tasks": tasks}
-    playbook = base / "playbook.yml"
-    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
-    env = {
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-        "HOME": str(base),
-        "ANSIBLE_CONFIG": str(base / "none.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_LOCAL_TEMP": str(base / "ansible-local"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    completed = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)], cwd=base, env=env,
-                               capture_output=True, text=True, timeout=300, check=False)
+    results, completed = run_tasks(base, tasks, name="Exercise the supervisor modules")
     try:
-        report = json.loads(completed.stdout)
-        yield {task["task"]["name"]: task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]}
+        assert results, completed.stdout[-3000:] + completed.stderr[-3000:]
+        yield results
     finally:
         pid_file = base / "sv" / "supervisord.pid"
         if pid_file.exists():

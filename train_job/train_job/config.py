@@ -77,26 +77,24 @@ def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
 
 def open_interval(low: float, high: float) -> Callable[[str], float]:
     """Return a parser for numbers strictly between ``low`` and ``high``."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"expected a number, got {text!r}") from None
-        if not (low < value < high) or math.isnan(value):
-            raise ValueError(f"expected a number between {low:g} and {high:g} (exclusive), got {text!r}")
-        return value
-    return parse
+    return _interval(low, high, closed=False)
 
 
 def closed_interval(low: float, high: float) -> Callable[[str], float]:
     """Return a parser for numbers from ``low`` to ``high`` (inclusive)."""
+    return _interval(low, high, closed=True)
+
+
+def _interval(low: float, high: float, *, closed: bool) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise ValueError(f"expected a number, got {text!r}") from None
-        if not (low <= value <= high) or math.isnan(value):
-            raise ValueError(f"expected a number from {low:g} to {high:g}, got {text!r}")
+        inside = low <= value <= high if closed else low < value < high
+        if not inside or math.isnan(value):
+            bounds = f"from {low:g} to {high:g}" if closed else f"between {low:g} and {high:g} (exclusive)"
+            raise ValueError(f"expected a number {bounds}, got {text!r}")
         return value
     return parse
 

@@ -116,6 +116,7 @@ def record(metric: str, challenger: float, holder: Champion | None, promotion: P
     }
     if holder is not None and holder.value is not None:
         tags[f"gate_champion_{metric}"] = f"{holder.value:.6f}"
-    mlflow.set_tags({k: v for k, v in tags.items() if k in ("gate_decision", "gate_reason", "gate_champion_version")})
+    mlflow.set_tags({"gate_decision": tags["gate_decision"], "gate_reason": promotion.reason,
+                     "gate_champion_version": tags["gate_champion_version"]})
     LOG.info("gate: %s (%s)", tags["gate_decision"], promotion.reason)
     return tags

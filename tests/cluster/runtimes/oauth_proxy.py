@@ -38,7 +38,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,12 +74,8 @@ class FlagError(ValueError):
     """A command line Go's flag package refuses (exit status 2)."""
 
 
-@dataclass
-class Options:
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+Options = dict[str, Any]
+"""Every flag's value by its name (defaults filled in)."""
 
 
 def parse_flags(argv: list[str]) -> Options:
@@ -105,7 +101,7 @@ def parse_flags(argv: list[str]) -> Options:
             values[name].append(value)
         else:
             values[name] = value
-    return Options(values)
+    return values
 
 
 @dataclass
