@@ -5,6 +5,7 @@ import ipaddress
 import logging
 import os
 import re
+import signal
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from .storage import (
     resolve_location,
     s3_client,
 )
+from .spec import ServingSpec, reset_statuses
 from .workers import BIND_FAILURE, listening_sockets, run_workers
 
 PROG = "python -m fraud_model_server"
@@ -38,6 +40,11 @@ AWS_S3_BUCKET, read from the environment or from --data-connection-file (never f
 TLS certificates are verified; AWS_CA_BUNDLE or --ca-bundle adds a CA bundle.
 Inputs, outputs, datatypes and shapes come from the ONNX graph; requests that do not match get a 400.
 Tensors may be sent as JSON or with the V2 binary tensor data extension (Inference-Header-Content-Length).
+
+Rollouts: started with --serving-spec FILE (JSON: storage_path, sha256, version) instead of --storage-path, the
+server rereads FILE on SIGHUP and switches every process to the model it names without dropping a request; the
+model it cannot fetch or load is refused and the served one stays. `python -m fraud_model_server.switch` signals
+and waits (and reports what each process serves).
 """
 
 EPILOG = """\
@@ -139,11 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="serving name in /v2/models/<name> (the model_serving role passes model_serving_model_name)",
     )
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--storage-path",
-        required=True,
         help=f"folder holding {MODEL_FILE}: s3://<bucket>/<folder>, or <folder> inside AWS_S3_BUCKET "
         "(a path ending in .onnx names the file itself)",
+    )
+    source.add_argument(
+        "--serving-spec",
+        type=Path,
+        help="JSON file naming the model to serve (storage_path, sha256, version), reread on SIGHUP for a "
+        "rollout; replaces --storage-path, --expected-sha256 and --model-version",
     )
     parser.add_argument("--workdir", type=_workdir, required=True, help="local directory the model is downloaded to")
     parser.add_argument(
@@ -223,34 +236,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.grpc_port is not None and args.grpc_port == args.http_port:
         parser.error(f"--grpc-port and --http-port are both {args.http_port}")
+    if args.serving_spec is not None:
+        given = [flag for flag, value in (("--expected-sha256", args.expected_sha256),
+                                          ("--model-version", args.model_version)) if value]
+        if given:
+            parser.error(f"{' and '.join(given)}: the serving spec names the model, give it there")
+    # A rollout's SIGHUP is taken once the model is served (server.py); until then it must not end the process.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
+        serving = (ServingSpec.read(args.serving_spec) if args.serving_spec is not None
+                   else ServingSpec(args.storage_path, args.expected_sha256, args.model_version))
         connection = load_data_connection(args.data_connection_file)
-        location: ModelLocation = resolve_location(args.storage_path, connection.bucket)
-    except ValueError as error:
+        location: ModelLocation = resolve_location(serving.storage_path, connection.bucket)
+    except ValueError as error:  # SpecError included
         parser.error(str(error))
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.workdir.mkdir(parents=True, exist_ok=True)
+    verify = str(args.ca_bundle) if args.ca_bundle else True
+
+    def fetch(spec: ServingSpec, destination: Path) -> Path:
+        """The model ``spec`` names, fetched to ``destination`` with a client of its own (a process's first)."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        where = resolve_location(spec.storage_path, connection.bucket)
+        return fetch_model(s3_client(connection, verify=verify), where, destination, connection.endpoint, spec.sha256)
+
     try:
-        client = s3_client(connection, verify=str(args.ca_bundle) if args.ca_bundle else True)
-        model_file = fetch_model(client, location, args.workdir / MODEL_FILE, connection.endpoint,
-                                 args.expected_sha256)
+        model_file = fetch(serving, args.workdir / MODEL_FILE)
     except StorageError as error:
         logger.error("%s", error)
         return 1
     logger.info("fetched %s from %s", location.uri, connection.endpoint)
+    reset_statuses(args.workdir, os.getpid(), args.workers)
     if args.workers == 1:
-        return _serve(args, model_file)
+        return _serve(args, model_file, serving, fetch)
     try:
         sockets = listening_sockets(args.host, args.http_port, args.workers)
     except OSError as error:
         logger.error("cannot bind %s:%d: %s", args.host, args.http_port, error)
         return BIND_FAILURE
-    return run_workers(sockets, lambda sock: _serve(args, model_file, sock))
+    return run_workers(sockets, lambda sock: _serve(args, model_file, serving, fetch, sock))
 
 
-def _serve(args: argparse.Namespace, model_file: Path, sock: socket.socket | None = None) -> int:
-    """Serve ``model_file`` (on ``sock`` when given) until SIGTERM/SIGINT; 1 when it cannot be loaded."""
+def _serve(args: argparse.Namespace, model_file: Path, serving: ServingSpec,
+           fetch: Callable[[ServingSpec, Path], Path], sock: socket.socket | None = None) -> int:
+    """Serve ``model_file`` (on ``sock`` when given) until SIGTERM/SIGINT, taking rollouts when started from a
+    serving spec; 1 when it cannot be loaded."""
     import uvloop  # the serving stack is imported only now: --help, bad options and fetch errors stay fast
 
     from .server import ModelLoadError, ServeOptions, serve
@@ -266,7 +297,10 @@ def _serve(args: argparse.Namespace, model_file: Path, sock: socket.socket | Non
         workdir=args.workdir,
         max_connections=args.max_connections,
         header_timeout_s=float(args.header_timeout),
-        model_version=args.model_version,
+        model_version=serving.version,
+        spec_file=args.serving_spec,
+        serving=serving,
+        fetch=fetch,
     )
     try:
         uvloop.run(serve(options, sock))

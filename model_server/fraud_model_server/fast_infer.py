@@ -145,6 +145,16 @@ class FastInfer:
         headers = CloudEventsMiddleware(settings)._get_headers(CloudEventsTypes.Response, model.settings, None)
         self._headers = [(key.lower().encode(), value.encode()) for key, value in headers.items()]
 
+    @property
+    def model(self) -> OnnxRuntimeModel:
+        """The model answered with."""
+        return self._model
+
+    @model.setter
+    def model(self, model: OnnxRuntimeModel) -> None:
+        """Answer with ``model`` from the next request on (a rollout: same name, same inputs and outputs)."""
+        self._model = model
+
     def answer(self, request: Any) -> tuple[str, bytes, int | None] | None:
         """(id, response body, length of its JSON header when binary data follows) for a parsed request, None
         when it is not in the plain V2 form.

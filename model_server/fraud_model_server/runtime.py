@@ -29,6 +29,22 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
+# Sessions opened ahead of MLServer's load (a rollout opens the new model in a thread, so that the event loop
+# keeps answering), by model file: the next load of that file takes its session instead of opening it again.
+_PRELOADED: dict[str, ort.InferenceSession] = {}
+
+
+def open_session(model_file: Path, threads: int) -> ort.InferenceSession:
+    """An onnxruntime session of ``model_file`` on the CPU."""
+    return ort.InferenceSession(str(model_file), sess_options=session_options(threads),
+                                providers=["CPUExecutionProvider"])
+
+
+def preload(model_file: Path, session: ort.InferenceSession) -> None:
+    """Hand the next load of ``model_file`` the ``session`` already opened from it."""
+    _PRELOADED[str(model_file)] = session
+
+
 class OnnxRuntimeModel(MLModel):
     """Loads ``parameters.uri`` (a local ``model.onnx``) and publishes its inputs/outputs as V2 metadata."""
 
@@ -38,11 +54,8 @@ class OnnxRuntimeModel(MLModel):
         if parameters is None or not parameters.uri:
             raise ValueError(f"model {self.name!r} has no uri parameter pointing at its model.onnx")
         extra = parameters.extra or {}
-        self._session = ort.InferenceSession(
-            str(Path(parameters.uri)),
-            sess_options=session_options(int(extra.get(THREADS_PARAMETER, 1))),
-            providers=["CPUExecutionProvider"],
-        )
+        threads = int(extra.get(THREADS_PARAMETER, 1))
+        self._session = _PRELOADED.pop(parameters.uri, None) or open_session(Path(parameters.uri), threads)
         self._input_specs = [TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_inputs()]
         self._output_specs = {
             arg.name: TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_outputs()
@@ -50,6 +63,11 @@ class OnnxRuntimeModel(MLModel):
         self.inputs = [spec.metadata() for spec in self._input_specs]
         self.outputs = [spec.metadata() for spec in self._output_specs.values()]
         return True
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The onnxruntime session."""
+        return self._session
 
     @property
     def output_specs(self) -> dict[str, TensorSpec]:

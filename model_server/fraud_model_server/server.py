@@ -5,7 +5,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,9 @@ from uvicorn.config import STARTUP_FAILURE
 from .connections import connection_cap, guarded_protocol
 from .fast_infer import FastInfer
 from .guards import RequestLimits, install_error_handlers
+from .rollout import RolloutContext, Rollouts
 from .runtime import THREADS_PARAMETER, OnnxRuntimeModel
+from .spec import ServingSpec
 
 logger = logging.getLogger("fraud_model_server")
 
@@ -46,6 +48,10 @@ class ServeOptions:
     max_connections: int = 1024
     header_timeout_s: float = 10.0
     model_version: str | None = None
+    # Rollouts (SIGHUP): the spec file to reread, what is served now, and how a model is fetched.
+    spec_file: Path | None = None
+    serving: ServingSpec | None = None
+    fetch: Callable[[ServingSpec, Path], Path] | None = None
 
 
 def mlserver_settings(options: ServeOptions) -> Settings:
@@ -65,27 +71,45 @@ def mlserver_settings(options: ServeOptions) -> Settings:
     )
 
 
-def model_settings(options: ServeOptions) -> ModelSettings:
-    """The one model: our onnxruntime runtime over the downloaded file."""
+def model_settings(options: ServeOptions, model_file: Path | None = None,
+                   version: str | None | bool = False) -> ModelSettings:
+    """The one model: our onnxruntime runtime over the downloaded file (by default the options' file and version)."""
+    version = options.model_version if version is False else version
     return ModelSettings(
         name=options.model_name,
-        versions=[options.model_version] if options.model_version else [],
+        versions=[version] if version else [],
         implementation=OnnxRuntimeModel,
-        parameters=ModelParameters(uri=str(options.model_file), version=options.model_version,
+        parameters=ModelParameters(uri=str(model_file or options.model_file), version=version or None,
                                    extra={THREADS_PARAMETER: options.onnx_threads}),
     )
 
 
 class FixedModelHandlers(ModelRepositoryHandlers):
-    """Model repository API (REST and gRPC) of a server whose one model is fixed at start, as with ModelMesh."""
+    """Model repository API (REST and gRPC) of a server that has no authentication: nobody replaces the model over
+    it. A rollout is asked for by the server's owner: the serving spec file and SIGHUP (rollout.py)."""
 
     async def load(self, name: str) -> bool:
         """Refuse: models are not loaded over the API."""
-        raise MLServerError(f"cannot load {name!r}: this server serves one model, fixed at start", 403)
+        raise MLServerError(f"cannot load {name!r} over the API: roll out with the serving spec and SIGHUP", 403)
 
     async def unload(self, name: str) -> bool:
         """Refuse: the served model cannot be unloaded over the API."""
-        raise MLServerError(f"cannot unload {name!r}: this server serves one model, fixed at start", 403)
+        raise MLServerError(f"cannot unload {name!r}: this server serves one model", 403)
+
+
+def _rollouts(options: ServeOptions, registry: MultiModelRegistry, fast: FastInfer) -> Rollouts | None:
+    """The rollouts of this process, when it was started from a serving spec."""
+    if options.spec_file is None or options.serving is None or options.fetch is None:
+        return None
+    context = RolloutContext(
+        spec_file=options.spec_file, workdir=options.workdir, onnx_threads=options.onnx_threads,
+        fetch=options.fetch, settings_for=lambda model_file, version: model_settings(options, model_file, version),
+    )
+
+    def swap(model: OnnxRuntimeModel) -> None:
+        fast.model = model
+
+    return Rollouts(context, registry, options.serving, served=lambda: fast.model, swap=swap)
 
 
 class _RestServer(uvicorn.Server):
@@ -117,8 +141,9 @@ async def serve(options: ServeOptions, sock: socket.socket | None = None) -> Non
     model = await registry.get_model(options.model_name)
     app = create_app(settings, data_plane=data_plane, model_repository_handlers=handlers)
     install_error_handlers(app)
+    fast = FastInfer(app, model, settings)
     config = uvicorn.Config(
-        RequestLimits(FastInfer(app, model, settings), options.max_request_bytes),
+        RequestLimits(fast, options.max_request_bytes),
         host=options.host,
         port=options.http_port,
         # httptools, bounded: idle and slow clients cannot hold every descriptor (connections.py)
@@ -135,6 +160,10 @@ async def serve(options: ServeOptions, sock: socket.socket | None = None) -> Non
     loop = asyncio.get_running_loop()
     for handled in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(handled, lambda: setattr(rest, "should_exit", True))
+    rollouts = _rollouts(options, registry, fast)
+    if rollouts is not None:
+        loop.add_signal_handler(signal.SIGHUP, rollouts.request)
+        rollouts.publish()
     grpc_task = asyncio.create_task(grpc.start()) if grpc else None
     if grpc_task:  # a gRPC failure (port taken) stops REST too, and is raised below
         grpc_task.add_done_callback(lambda _: setattr(rest, "should_exit", True))

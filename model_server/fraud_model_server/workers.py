@@ -3,8 +3,9 @@
 One Python process answers on one core; a batch-heavy load can use more. The parent binds every worker's socket
 before forking (so a taken port fails once, with exit status 3); the kernel spreads new connections across them
 (a single shared socket measured worse: the worker that accepted last keeps winning). The parent never imports the
-serving stack itself, and supervises: SIGTERM or SIGINT stops every worker; a worker that exits on its own stops
-the others too, so the whole server exits non-zero and its supervisor (supervisord, a kubelet) restarts it as one unit.
+serving stack itself, and supervises: SIGTERM or SIGINT stops every worker, SIGHUP (a rollout) is passed to each; a
+worker that exits on its own stops the others too, so the whole server exits non-zero and its supervisor
+(supervisord, a kubelet) restarts it as one unit.
 """
 
 import logging
@@ -73,8 +74,17 @@ def run_workers(sockets: list[socket.socket], serve: Callable[[socket.socket], i
         children.add(pid)
     for sock in sockets:
         sock.close()
+
+    def forward(received: int, _frame: object) -> None:  # a rollout (SIGHUP): every worker takes it
+        for pid in children:
+            try:
+                os.kill(pid, received)
+            except ProcessLookupError:
+                pass
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, forward)
     logger.info("%d workers serve the REST port: %s", len(sockets), ", ".join(str(pid) for pid in sorted(children)))
     status = 0
     while children:

@@ -8,6 +8,8 @@ first; this module ends with the teardown."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from support.playbook import processes_under, run_playbook
@@ -41,9 +43,14 @@ def test_the_renamed_identity_is_what_mlflow_holds(demo, mlflow_client) -> None:
     threshold = float(version.tags["threshold"])
     # the summary's operating point is the version's own threshold, and the app applies it
     assert f"Operating point: fraud at or above {threshold}" in demo["output"]
-    # the model server checks the file it serves against the version's digest
+    # the model server checks the file it serves against the version's digest: its serving spec (0600) names both
+    spec_file = demo["state_dir"] / "model-server" / "serving-spec.json"
+    trained = json.loads((demo["state_dir"] / "training" / "summary.json").read_text())
+    assert json.loads(spec_file.read_text()) == {"storage_path": trained["artifact_path"],
+                                                 "sha256": version.tags["model_sha256"], "version": "1"}
+    assert spec_file.stat().st_mode & 0o777 == 0o600
     program = (demo["state_dir"] / "supervisor" / "conf.d" / "model-server.conf").read_text()
-    assert f"--expected-sha256={version.tags['model_sha256']}" in program
+    assert f"--serving-spec={spec_file}" in program
 
 
 def test_v2_inference_returns_a_probability(demo) -> None:

@@ -4,7 +4,9 @@ runs as its own process under any of the project's environments:
 
     python tests/support/http_load.py --url http://127.0.0.1:8008/v2/models/m/infer --body-file req.json \\
         --clients 4 --requests 4000 --seconds 20
-"""
+
+``--tally-field model_version`` counts the good answers by that field of their JSON (which model version answered,
+through a rollout); ``--stop-file PATH`` ends the run early once PATH exists (another process's signal)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,19 @@ class Tally:
     latencies_s: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     issued: int = 0
+    tally_field: str | None = None
+    by_field: dict[str, int] = field(default_factory=dict)
+    stop: bool = False
+
+    def count(self, body: bytes) -> None:
+        """Count a good answer by its tally field (an answer without it counts as 'missing')."""
+        if self.tally_field is None:
+            return
+        try:
+            value = str(json.loads(body).get(self.tally_field, "missing"))
+        except (ValueError, AttributeError):
+            value = "not JSON"
+        self.by_field[value] = self.by_field.get(value, 0) + 1
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -62,7 +77,7 @@ async def client(address: tuple[str, int], request: bytes, tally: Tally, budget:
                  expect_status: int, expect_fragment: bytes) -> None:
     """Send ``request`` over one connection (reopened after a failure) until the budget or the deadline runs out."""
     writer = None
-    while tally.issued < budget and time.perf_counter() < deadline:
+    while tally.issued < budget and time.perf_counter() < deadline and not tally.stop:
         tally.issued += 1
         try:
             if writer is None:
@@ -83,6 +98,7 @@ async def client(address: tuple[str, int], request: bytes, tally: Tally, budget:
             tally.error("unexpected body")
         else:
             tally.latencies_s.append(elapsed)
+            tally.count(body)
     if writer is not None:
         writer.close()
 
@@ -96,7 +112,8 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 async def run(url: str, body: bytes, *, clients: int, requests: int, seconds: float, warmup: int = 0,
               content_type: str = "application/json", expect_status: int = 200,
-              expect_fragment: bytes = b"", headers: tuple[str, ...] = ()) -> dict[str, object]:
+              expect_fragment: bytes = b"", headers: tuple[str, ...] = (), tally_field: str | None = None,
+              stop_file: Path | None = None) -> dict[str, object]:
     """Warm up (``warmup`` requests on one connection, not counted), then load; return the summary."""
     parts = urlsplit(url)
     if parts.hostname != LOOPBACK or parts.scheme != "http":
@@ -105,11 +122,21 @@ async def run(url: str, body: bytes, *, clients: int, requests: int, seconds: fl
     request = request_bytes(LOOPBACK, address[1], parts.path or "/", body, content_type, headers)
     if warmup:
         await client(address, request, Tally(), warmup, time.perf_counter() + seconds, expect_status, expect_fragment)
-    tally = Tally()
+    tally = Tally(tally_field=tally_field)
     started = time.perf_counter()
     deadline = started + seconds
+
+    async def watch_stop_file() -> None:
+        while stop_file is not None and not tally.stop:
+            if stop_file.exists():
+                tally.stop = True
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.ensure_future(watch_stop_file())
     await asyncio.gather(*(client(address, request, tally, requests, deadline, expect_status, expect_fragment)
                            for _ in range(clients)))
+    tally.stop = True
+    await watcher
     elapsed = time.perf_counter() - started
     latencies = sorted(tally.latencies_s)
     return {
@@ -121,6 +148,7 @@ async def run(url: str, body: bytes, *, clients: int, requests: int, seconds: fl
         "p50_ms": percentile(latencies, 0.50) * 1e3,
         "p99_ms": percentile(latencies, 0.99) * 1e3,
         "max_ms": (latencies[-1] if latencies else 0.0) * 1e3,
+        **({"by_field": tally.by_field} if tally_field else {}),
     }
 
 
@@ -137,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--header", action="append", default=[], help="extra 'Name: value' header (repeatable)")
     parser.add_argument("--expect-status", type=int, default=200)
     parser.add_argument("--expect-fragment", default="", help="text every good answer contains")
+    parser.add_argument("--tally-field", help="count the good answers by this top-level field of their JSON")
+    parser.add_argument("--stop-file", type=Path, help="end the run once this path exists")
     args = parser.parse_args(argv)
     try:
         import uvloop  # noqa: PLC0415  (optional: a faster event loop leaves more CPU to the server)
@@ -147,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = runner(run(args.url, args.body_file.read_bytes(), clients=args.clients, requests=args.requests,
                          seconds=args.seconds, warmup=args.warmup, content_type=args.content_type,
                          expect_status=args.expect_status, expect_fragment=args.expect_fragment.encode(),
-                         headers=tuple(args.header)))
+                         headers=tuple(args.header), tally_field=args.tally_field, stop_file=args.stop_file))
     json.dump(summary, sys.stdout)
     sys.stdout.write("\n")
 

@@ -53,7 +53,9 @@ def start_model_server(
     model_name: str = DEFAULT_MODEL_NAME,
     extra_args: Sequence[str] = (),
 ) -> V2ModelServer:
-    """Start the server on a free 127.0.0.1 port, keys in its environment only; does not wait for readiness."""
+    """Start the server on a free 127.0.0.1 port, keys in its environment only; does not wait for readiness.
+
+    ``storage_path`` may be ``spec:<file>``: the server is started from that serving spec (rollouts on SIGHUP)."""
     if not SERVING_PYTHON.exists():
         raise FileNotFoundError(f"{SERVING_PYTHON} not found: run `make setup` to build the serving environment")
     port = free_port()
@@ -63,8 +65,8 @@ def start_model_server(
         "fraud_model_server",
         "--model-name",
         model_name,
-        "--storage-path",
-        storage_path,
+        *(["--serving-spec", storage_path[len("spec:"):]] if storage_path.startswith("spec:")
+          else ["--storage-path", storage_path]),
         "--host",
         LOOPBACK,
         "--http-port",

@@ -33,18 +33,20 @@ OPSET = 17
 IR_VERSION = 9
 
 
-def logistic_model() -> onnx.ModelProto:
-    """Build and check the logistic fraud model."""
+def logistic_model(weights: np.ndarray = WEIGHTS, bias: np.ndarray = BIAS,
+                   input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME) -> onnx.ModelProto:
+    """Build and check the logistic fraud model (other weights, bias or input name: a different model)."""
     graph = helper.make_graph(
         nodes=[
-            helper.make_node("MatMul", [INPUT_NAME, "weights"], ["logit_raw"]),
+            helper.make_node("MatMul", [input_name, "weights"], ["logit_raw"]),
             helper.make_node("Add", ["logit_raw", "bias"], ["logit"]),
-            helper.make_node("Sigmoid", ["logit"], [OUTPUT_NAME]),
+            helper.make_node("Sigmoid", ["logit"], [output_name]),
         ],
         name="logistic_fraud",
-        inputs=[helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", len(FEATURES)])],
-        outputs=[helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", 1])],
-        initializer=[numpy_helper.from_array(WEIGHTS, "weights"), numpy_helper.from_array(BIAS, "bias")],
+        inputs=[helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", len(FEATURES)])],
+        outputs=[helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", 1])],
+        initializer=[numpy_helper.from_array(np.asarray(weights, dtype=np.float32), "weights"),
+                     numpy_helper.from_array(np.asarray(bias, dtype=np.float32), "bias")],
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION, producer_name="fraud-demo-tests"
@@ -53,11 +55,17 @@ def logistic_model() -> onnx.ModelProto:
     return model
 
 
-def write_logistic_model(path: Path) -> Path:
-    """Write the logistic fraud model to ``path`` (a ``model.onnx`` file) and return the path."""
+def write_logistic_model(path: Path, model: onnx.ModelProto | None = None) -> Path:
+    """Write the logistic fraud model (or ``model``) to ``path`` (a ``model.onnx`` file) and return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(logistic_model(), path)
+    onnx.save_model(model or logistic_model(), path)
     return path
+
+
+def constant_model(output_name: str = OUTPUT_NAME) -> onnx.ModelProto:
+    """A model of the same shape that scores every transaction 0.5: it loads and answers, and tells nothing apart
+    (``output_name="probability"``: the trained model's output, so that a server takes it as a new version)."""
+    return logistic_model(np.zeros_like(WEIGHTS), np.zeros_like(BIAS), output_name=output_name)
 
 
 def expected_probabilities(rows: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 # Copyright: fraud_demo contributors
 # Apache License 2.0 (see the collection's galaxy.yml)
-"""Read-only client for MLflow's REST API (``/api/2.0/mlflow/...``) built on ansible's ``open_url``.
+"""Client for MLflow's REST API (``/api/2.0/mlflow/...``) built on ansible's ``open_url``: GETs, and the few
+idempotent POSTs (set an alias, set a tag) that a repeated request cannot do twice.
 
 Transient failures (connection errors, timeouts, HTTP 429/5xx) are retried with a bounded exponential backoff;
 every error names the URL and, for HTTP errors, carries MLflow's own ``error_code`` and message.
@@ -91,7 +92,7 @@ class MlflowConnection:
 
 
 class MlflowClient:
-    """GET requests against ``<tracking_uri>/api/2.0/mlflow/<endpoint>``, decoded from JSON."""
+    """Requests against ``<tracking_uri>/api/2.0/mlflow/<endpoint>``, answers decoded from JSON."""
 
     def __init__(self, connection: MlflowConnection) -> None:
         self.connection = connection
@@ -105,14 +106,19 @@ class MlflowClient:
             raise MlflowError("the answer from %s has no %r (is the tracking URI an MLflow server?)" % (url, field))
         return document[field]
 
-    def _get_with_retries(self, url: str) -> dict[str, Any]:
+    def post(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST ``payload`` as JSON (an idempotent request: retried like a GET); the answer, or ``MlflowError``."""
+        url = "%s%s%s" % (self.base_url, API_ROOT, endpoint)
+        return self._get_with_retries(url, json.dumps(payload).encode("utf-8"))
+
+    def _get_with_retries(self, url: str, body: Optional[bytes] = None) -> dict[str, Any]:
         """``_get_once`` again after each transient failure, waiting ``backoff_delays`` in between."""
         delays = backoff_delays(self.connection.retries)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._get_once(url)
+                return self._get_once(url, body)
             except _TransientError as error:
                 if attempt > len(delays):
                     raise MlflowError(
@@ -120,9 +126,12 @@ class MlflowClient:
                     ) from None
                 time.sleep(delays[attempt - 1])
 
-    def _get_once(self, url: str) -> dict[str, Any]:
-        """One request; transient failures raise ``_TransientError``, permanent ones ``MlflowError``."""
+    def _get_once(self, url: str, data: Optional[bytes] = None) -> dict[str, Any]:
+        """One request (a POST of ``data`` when given); transient failures raise ``_TransientError``, permanent
+        ones ``MlflowError``."""
         headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
         if self.connection.token:
             headers["Authorization"] = "Bearer %s" % self.connection.token
         elif self.connection.username:
@@ -131,7 +140,8 @@ class MlflowClient:
         try:
             response = open_url(
                 url,
-                method="GET",
+                method="GET" if data is None else "POST",
+                data=data,
                 headers=headers,
                 timeout=self.connection.timeout,
                 validate_certs=self.connection.validate_certs,
