@@ -86,7 +86,8 @@ def one_round(s3: Any, published: dict[str, dict[str, str]], workdir: Path, work
     body, stop = workdir / "row.json", workdir / "stop"
     body.write_text(json.dumps(ROW))
     stop.unlink(missing_ok=True)
-    with run_model_server(s3.env, f"spec:{spec}", workdir, extra_args=("--workers", str(workers))) as server:
+    workers_args = ("--workers", str(workers))
+    with run_model_server(s3.env, f"spec:{spec}", workdir, extra_args=workers_args) as server:
         load = start_load(server.infer_url, body, stop)
         time.sleep(2.0)
         probe = Probe(server.infer_url, "2")
@@ -100,7 +101,8 @@ def one_round(s3: Any, published: dict[str, dict[str, str]], workdir: Path, work
             restarted = None
         else:
             stop_process_tree(server.process)
-            restarted = run_model_server(s3.env, f"spec:{spec}", workdir, extra_args=("--workers", str(workers)))
+            port = int(server.base_url.rsplit(":", 1)[1])  # the same port: what the clients use
+            restarted = run_model_server(s3.env, f"spec:{spec}", workdir, extra_args=workers_args, port=port)
             restarted.__enter__()
             settled = time.monotonic()
         probe.join(timeout=30)
@@ -149,7 +151,8 @@ def main() -> None:
         "the first answer of version 2 on a fresh connection, \"settled\" to the switch returning (every process "
         "serves it) or the restarted server being ready.",
         "",
-        "| how | workers | first answer, median (max) | settled, median | failed requests (all rounds) "
+        "| how | workers | first answer, median (max) | settled, median | failed requests, all rounds (each retry "
+        "of a refused connection counts) "
         "| answers v1 / v2 | p99 / max latency under the switch |",
         "|---|---|---|---|---|---|---|",
     ]

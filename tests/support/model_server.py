@@ -52,13 +52,15 @@ def start_model_server(
     workdir: Path,
     model_name: str = DEFAULT_MODEL_NAME,
     extra_args: Sequence[str] = (),
+    port: int | None = None,
 ) -> V2ModelServer:
-    """Start the server on a free 127.0.0.1 port, keys in its environment only; does not wait for readiness.
+    """Start the server on ``port`` (default: a free one) of 127.0.0.1, keys in its environment only; does not
+    wait for readiness.
 
     ``storage_path`` may be ``spec:<file>``: the server is started from that serving spec (rollouts on SIGHUP)."""
     if not SERVING_PYTHON.exists():
         raise FileNotFoundError(f"{SERVING_PYTHON} not found: run `make setup` to build the serving environment")
-    port = free_port()
+    port = port or free_port()
     command = [
         str(SERVING_PYTHON),
         "-m",
@@ -97,9 +99,10 @@ def run_model_server(
     model_name: str = DEFAULT_MODEL_NAME,
     extra_args: Sequence[str] = (),
     timeout_s: float = 90.0,
+    port: int | None = None,
 ) -> Iterator[V2ModelServer]:
     """Start the server, wait until the model is ready, stop the process tree on exit."""
-    server = start_model_server(data_connection, storage_path, workdir, model_name, extra_args)
+    server = start_model_server(data_connection, storage_path, workdir, model_name, extra_args, port)
     try:
         wait_until_ready(server.process, lambda: model_is_ready(server), "V2 model server", server.log_file, timeout_s)
         yield server

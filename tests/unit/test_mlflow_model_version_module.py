@@ -48,3 +48,19 @@ def test_alias_and_tags_move_once_check_mode_changes_nothing(mlflow_server: str,
     assert client.get_model_version_by_alias(model, "staging").version == "2"
     assert client.get_model_version(model, "2").tags["rollout"] == "rolled back"
     assert json.loads((tmp_path / "r.json").read_text())["versions"].keys() == {"1", "2"}
+
+
+def test_the_documentation_is_the_argument_spec() -> None:
+    """``ansible-doc`` renders it (with the shared connection fragment) and names every option with its type."""
+    from ansible_collections.fraud_demo.mlops.plugins.modules.mlflow_model_version import ARGUMENT_SPEC
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", "module", "--json", MODULE],
+                          capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(repo / "collections")})
+    options = json.loads(done.stdout)[MODULE]["doc"]["options"]
+    assert set(options) == set(ARGUMENT_SPEC)
+    for name, spec in ARGUMENT_SPEC.items():
+        assert options[name]["type"] == spec["type"], name
+        assert options[name].get("required", False) == spec.get("required", False), name
+        assert options[name].get("default") == spec.get("default"), name

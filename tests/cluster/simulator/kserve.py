@@ -8,7 +8,9 @@
   `s3://<bucket>/<path> /mnt/models`, `STORAGE_CONFIG` from `storage-config[<key>]`, and for an entry with
   `cabundle_configmap` that ConfigMap at `/etc/ssl/custom-certs` (CA_BUNDLE_CONFIGMAP_NAME,
   CA_BUNDLE_VOLUME_MOUNT_POINT), FallbackToLogsOnError. A key missing from storage-config is refused by the
-  webhook, so no pod is created (PredictorReady False, FailedCreate).
+  webhook, so no pod is created (PredictorReady False, FailedCreate). Its strategy: the predictor's
+  `deploymentStrategy`, else RollingUpdate 25% / 25% (kserve/kserve raw deployment reconciler,
+  setDeploymentStrategy); the kube-controller-manager's Deployment controller rolls it out for real.
 - Service `<isvc>-predictor`: port `http` 80 -> the container port; headless (ClusterIP None) unless the
   DataScienceCluster says `rawDeploymentServiceConfig: Headed` (3.x's default is Headless).
 - Status (`PropagateRawStatus`, `PropagateModelStatus`): PredictorReady from the Deployment's Available and
@@ -38,6 +40,7 @@ from .objects import annotation, apply, condition, label, owner_reference, set_s
 from .platform import rhoai_version
 
 DEPLOYMENTS = Kind("apps/v1", "deployments", "Deployment")
+DEFAULT_STRATEGY: JSON = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
 STORAGE_INITIALIZER_IMAGE = "quay.io/opendatahub/kserve-storage-initializer:latest"
 CA_MOUNT = "/etc/ssl/custom-certs"
 HEADLESS_PORT = "8080"
@@ -233,6 +236,9 @@ def reconcile(sim: Simulator, kind: Kind, obj: JSON, namespace: str, name: str, 
         "metadata": {"name": f"{name}-predictor", "namespace": namespace, "labels": labels, "ownerReferences": [owner_reference(obj)]},
         "spec": {
             "replicas": int(obj["spec"]["predictor"].get("minReplicas") or 1),
+            # the predictor's deploymentStrategy when given, else the controller's default (setDeploymentStrategy:
+            # RollingUpdate with the configured 25% / 25%)
+            "strategy": obj["spec"]["predictor"].get("deploymentStrategy") or DEFAULT_STRATEGY,
             "selector": {"matchLabels": {"app": labels["app"]}},
             "template": {
                 "metadata": {"labels": labels, "annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": source_uri, "serving.kserve.io/deploymentMode": mode}},

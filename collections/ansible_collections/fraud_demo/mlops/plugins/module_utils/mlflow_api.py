@@ -91,6 +91,29 @@ class MlflowConnection:
     retries: int = 3
 
 
+# The options of every module that talks to MLflow (doc fragment fraud_demo.mlops.mlflow_connection).
+CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    tracking_uri=dict(type="str", required=True),
+    token=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="float", default=30),
+)
+CONNECTION_MUTUALLY_EXCLUSIVE = [("token", "username")]
+CONNECTION_REQUIRED_TOGETHER = [("username", "password")]
+
+
+def connection_from_params(params: dict[str, Any], retries: int = 3) -> MlflowConnection:
+    """The connection a module's parameters describe (the options of CONNECTION_ARGUMENT_SPEC)."""
+    return MlflowConnection(
+        tracking_uri=params["tracking_uri"], token=params["token"], username=params["username"],
+        password=params["password"], validate_certs=params["validate_certs"], ca_path=params["ca_path"],
+        timeout=params["timeout"], retries=retries,
+    )
+
+
 class MlflowClient:
     """Requests against ``<tracking_uri>/api/2.0/mlflow/<endpoint>``, answers decoded from JSON."""
 

@@ -21,14 +21,11 @@ description:
   - Read-only; it never changes anything and reports RV(ignore:changed=false).
   - Connection errors, timeouts and HTTP 429/5xx answers are retried with an exponential backoff (1, 2, 4, 8,
     8... seconds), at most O(retries) times.
+extends_documentation_fragment:
+  - fraud_demo.mlops.mlflow_connection
 author:
   - fraud_demo contributors
 options:
-  tracking_uri:
-    description:
-      - Base URL of the MLflow tracking server, C(http://) or C(https://), without C(/api/...).
-    type: str
-    required: true
   name:
     description:
       - Name of the registered model.
@@ -42,34 +39,6 @@ options:
     description:
       - Alias (for example C(champion)) whose version to describe. Mutually exclusive with O(version).
     type: str
-  token:
-    description:
-      - Bearer token sent as C(Authorization) header, for servers behind an authenticating proxy or route.
-      - Mutually exclusive with O(username).
-    type: str
-  username:
-    description:
-      - User name of MLflow's basic-auth app (C(mlflow server --app-name basic-auth)), sent with O(password) as
-        HTTP basic authentication (as MLflow's clients do with C(MLFLOW_TRACKING_USERNAME)).
-    type: str
-  password:
-    description:
-      - Password of O(username).
-    type: str
-  validate_certs:
-    description:
-      - Verify the server's TLS certificate. Turn off only for throw-away test servers.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - PEM file with the CA bundle that signed the server certificate (for example a cluster's ingress CA).
-    type: path
-  timeout:
-    description:
-      - Seconds to wait for each HTTP request.
-    type: float
-    default: 30
   retries:
     description:
       - How many times to retry a request after a connection error, a timeout or an HTTP 429/5xx answer.
@@ -101,7 +70,6 @@ attributes:
     description: Nothing changes, so there is nothing to diff.
 notes:
   - Uses only ansible-core's URL helpers; no MLflow client library is needed on the host that runs it.
-  - The token is never logged (C(no_log)).
 """
 
 EXAMPLES = r"""
@@ -206,23 +174,20 @@ creation_timestamp:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fraud_demo.mlops.plugins.module_utils.mlflow_api import (
+    CONNECTION_ARGUMENT_SPEC,
+    CONNECTION_MUTUALLY_EXCLUSIVE,
+    CONNECTION_REQUIRED_TOGETHER,
     MlflowClient,
-    MlflowConnection,
     MlflowError,
+    connection_from_params,
 )
 from ansible_collections.fraud_demo.mlops.plugins.module_utils.model_info import ModelQuery, describe_model_version
 
 ARGUMENT_SPEC = dict(
-    tracking_uri=dict(type="str", required=True),
+    CONNECTION_ARGUMENT_SPEC,
     name=dict(type="str", required=True),
     version=dict(type="str"),
     alias=dict(type="str"),
-    token=dict(type="str", no_log=True),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    validate_certs=dict(type="bool", default=True),
-    ca_path=dict(type="path"),
-    timeout=dict(type="float", default=30),
     retries=dict(type="int", default=3),
     artifacts_prefix=dict(type="str", default=""),
     bucket=dict(type="str"),
@@ -234,8 +199,8 @@ def main() -> None:
     """Validate the arguments, ask MLflow, and exit with the facts (never ``changed``)."""
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[("version", "alias"), ("token", "username")],
-        required_together=[("username", "password")],
+        mutually_exclusive=[("version", "alias"), *CONNECTION_MUTUALLY_EXCLUSIVE],
+        required_together=CONNECTION_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     params = module.params
@@ -252,18 +217,7 @@ def main() -> None:
         include_metrics=params["include_metrics"],
     )
     try:
-        client = MlflowClient(
-            MlflowConnection(
-                tracking_uri=params["tracking_uri"],
-                token=params["token"],
-                username=params["username"],
-                password=params["password"],
-                validate_certs=params["validate_certs"],
-                ca_path=params["ca_path"],
-                timeout=params["timeout"],
-                retries=params["retries"],
-            )
-        )
+        client = MlflowClient(connection_from_params(params, retries=params["retries"]))
         facts, warnings = describe_model_version(client, query)
     except (ValueError, MlflowError) as error:
         module.fail_json(msg=str(error))

@@ -16,14 +16,11 @@ description:
   - Reads first and changes only what differs, so a repeated run reports RV(ignore:changed=false); check mode
     reads and reports what would change.
   - Used to roll back (the alias back on the version that served before) and to roll out a named version.
+extends_documentation_fragment:
+  - fraud_demo.mlops.mlflow_connection
 author:
   - fraud_demo contributors
 options:
-  tracking_uri:
-    description:
-      - Base URL of the MLflow tracking server, C(http://) or C(https://), without C(/api/...).
-    type: str
-    required: true
   name:
     description:
       - Name of the registered model.
@@ -43,32 +40,6 @@ options:
       - Tags to set on O(version) (values are written as strings).
     type: dict
     default: {}
-  token:
-    description:
-      - Bearer token sent as C(Authorization) header. Mutually exclusive with O(username).
-    type: str
-  username:
-    description:
-      - User name of MLflow's basic-auth app, sent with O(password) as HTTP basic authentication.
-    type: str
-  password:
-    description:
-      - Password of O(username).
-    type: str
-  validate_certs:
-    description:
-      - Verify the server's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - PEM file with the CA bundle that signed the server certificate.
-    type: path
-  timeout:
-    description:
-      - Seconds to wait for each HTTP request.
-    type: float
-    default: 30
 attributes:
   check_mode:
     support: full
@@ -76,8 +47,6 @@ attributes:
   diff_mode:
     support: full
     description: The alias's version and the tags before and after.
-notes:
-  - The token and the password are never logged (C(no_log)).
 """
 
 EXAMPLES = r"""
@@ -105,23 +74,20 @@ version:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fraud_demo.mlops.plugins.module_utils.mlflow_api import (
+    CONNECTION_ARGUMENT_SPEC,
+    CONNECTION_MUTUALLY_EXCLUSIVE,
+    CONNECTION_REQUIRED_TOGETHER,
     MlflowClient,
-    MlflowConnection,
     MlflowError,
+    connection_from_params,
 )
 
 ARGUMENT_SPEC = dict(
-    tracking_uri=dict(type="str", required=True),
+    CONNECTION_ARGUMENT_SPEC,
     name=dict(type="str", required=True),
     version=dict(type="str", required=True),
     alias=dict(type="str"),
     tags=dict(type="dict", default={}),
-    token=dict(type="str", no_log=True),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    validate_certs=dict(type="bool", default=True),
-    ca_path=dict(type="path"),
-    timeout=dict(type="float", default=30),
 )
 
 
@@ -135,16 +101,15 @@ def _alias_holder(client: MlflowClient, name: str, alias: str):
 
 def main() -> None:
     """Read, change what differs, report."""
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("token", "username")],
-                           required_together=[("username", "password")], supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE,
+                           required_together=CONNECTION_REQUIRED_TOGETHER, supports_check_mode=True)
     params = module.params
     name, version, alias = params["name"], params["version"], params["alias"]
+    if params["timeout"] <= 0:
+        module.fail_json(msg="timeout must be more than 0 seconds, got %r" % params["timeout"])
     if not version.isdigit():
         module.fail_json(msg="version must be a registered version number, got %r" % version)
-    client = MlflowClient(MlflowConnection(
-        tracking_uri=params["tracking_uri"], token=params["token"], username=params["username"],
-        password=params["password"], validate_certs=params["validate_certs"], ca_path=params["ca_path"],
-        timeout=params["timeout"]))
+    client = MlflowClient(connection_from_params(params))
     wanted_tags = {str(key): str(value) for key, value in params["tags"].items()}
     try:
         described = client.get("model-versions/get", {"name": name, "version": version}, "model_version")
