@@ -47,7 +47,9 @@ def test_the_renamed_identity_is_what_mlflow_holds(demo, mlflow_client) -> None:
     spec_file = demo["state_dir"] / "model-server" / "serving-spec.json"
     spec = json.loads(spec_file.read_text())
     assert spec == {"storage_path": spec["storage_path"], "sha256": version.tags["model_sha256"], "version": "1"}
-    assert spec["storage_path"].endswith(f"/models/{version.model_id}/artifacts")  # MLflow 3's logged-model folder
+    # the registry's download URI (MLflow 3's logged-model folder, proxied under the bucket's mlflow/ prefix)
+    download_uri = client.get_model_version_download_uri("e2e-fraud-model", "1")
+    assert spec["storage_path"] == "mlflow/" + download_uri.removeprefix("mlflow-artifacts:/"), download_uri
     assert spec_file.stat().st_mode & 0o777 == 0o600
     program = (demo["state_dir"] / "supervisor" / "conf.d" / "model-server.conf").read_text()
     assert f"--serving-spec={spec_file}" in program
