@@ -111,6 +111,7 @@ def reset_statuses(workdir: Path, pid: int, workers: int) -> None:
     processes serve."""
     status_dir = workdir / STATUS_DIR
     status_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for path in status_dir.glob("*.json"):
-        path.unlink(missing_ok=True)
+    for path in status_dir.glob("*.json"):  # only the statuses servers wrote: <pid>.json
+        if path.stem.isdigit():
+            path.unlink(missing_ok=True)
     write_private_json(workdir / PID_FILE, {"pid": pid, "workers": workers})

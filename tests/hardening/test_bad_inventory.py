@@ -100,6 +100,8 @@ LOCAL: dict[str, tuple[dict[str, Any], str]] = {
     "project-serving-name-capitals": ({"fraud_demo_serving_name": "Credit-Card"}, "fraud_demo_serving_name"),
     "project-threshold-zero": ({"fraud_demo_threshold": 0}, "fraud_demo_threshold"),
     "project-threshold-not-a-number": ({"fraud_demo_threshold": "high"}, "fraud_demo_threshold"),
+    "retrain-force-not-a-boolean": ({"retrain_force": "maybe"}, "retrain_force"),
+    "rollback-not-a-boolean": ({"model_rollout_rollback": "sometimes"}, "model_rollout_rollback"),
 }
 OPENSHIFT: dict[str, tuple[dict[str, Any], str]] = {
     "project-name-with-capitals": ({"ds_project_name": "Credit_Card"}, "ds_project_name"),
