@@ -306,3 +306,17 @@ def test_openshift_control_fails_only_at_the_cluster_api(tmp_path: Path) -> None
     assert rc != 0
     assert NO_CLUSTER in first_error(output), output[-4000:]
     assert not (tmp_path / "state").exists()
+
+
+def test_retrain_without_a_stood_up_demo_fails_naming_site_yml(tmp_path: Path) -> None:
+    """retrain.yml only reads what site.yml stood up (playbooks/demo_facts.yml): on a target where it never ran,
+    the run stops before training, naming the missing file and site.yml, having started and written nothing but
+    preflight's state-directory mark."""
+    rc, output = run(tmp_path, "local", "retrain.yml", {})
+    assert rc != 0, output[-4000:]
+    error = first_error(output)
+    assert "The object store has not been set up" in error and "run site.yml first" in error, error
+    assert "PLAY [Retrain" not in output
+    state_dir = tmp_path / "state"
+    assert sorted(path.name for path in state_dir.iterdir()) == [".fraud-demo-state"]
+    assert not processes_under(tmp_path)

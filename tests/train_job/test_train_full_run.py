@@ -22,6 +22,7 @@ import numpy as np
 import onnxruntime
 import pytest
 from mlflow import MlflowClient
+from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 from support.mlflow_server import ARTIFACTS_PREFIX
 
 from train_job import onnx_export, pipeline, registry
@@ -186,6 +187,12 @@ def test_a_challenger_short_of_the_gain_leaves_the_alias_and_force_moves_it(firs
     the decision and both scores on it and on its run); --force-promote moves it and says what the gate said.
     These runs declare other threshold policies (flag, then environment): the demo's fixed:0.995 and recall:0.8;
     the version tags, params and summary carry each one."""
+    # A client that cannot reach the server's bucket (on OpenShift: ODF's in-cluster endpoint, signed by the service
+    # CA): the champion must come through the tracking server, never from a presigned URL of the bucket.
+    def no_presigned_url(*_: object, **__: object) -> None:
+        raise AssertionError("the client asked for a presigned URL of the server's bucket")
+
+    monkeypatch.setattr(MlflowArtifactsRepository, "_get_presigned_download_url", no_presigned_url)
     summary_file = tmp_path / "summary.json"
     assert main(flags(names, "--summary-file", str(summary_file), "--threshold-policy", "fixed:0.995",
                       "--promotion-min-gain", "0.5")) == 0
@@ -409,7 +416,7 @@ def test_sigterm_marks_the_run_failed(first_run: dict, names: dict[str, str], cl
 @pytest.fixture
 def few_retries(monkeypatch: pytest.MonkeyPatch) -> int:
     """Two retries without backoff, so that a lasting failure is given up on in seconds (the job's own defaults,
-    RETRY_DEFAULTS, wait about a minute)."""
+    CLIENT_DEFAULTS, wait about a minute)."""
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")

@@ -2,7 +2,7 @@
 
 Logging is explicit (one request per epoch, one per batch of final values) instead of autolog, which
 measured several times slower (docs/benchmarks.md). Transient server failures (connection errors, HTTP 408, 429,
-5xx) are retried by MLflow's HTTP client with exponential backoff, bounded by `RETRY_DEFAULTS`.
+5xx) are retried by MLflow's HTTP client with exponential backoff, bounded by `CLIENT_DEFAULTS`.
 """
 
 from __future__ import annotations
@@ -31,12 +31,18 @@ from .data import TransactionData
 from .model import INPUT_NAME, OUTPUT_NAME
 from .schema import FEATURE_COLUMNS
 
-RETRY_DEFAULTS = {
+CLIENT_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "6",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    # Downloads (the gate's champion) go through the tracking server, which proxies the bucket. MLflow 3.17's
+    # client otherwise takes presigned URLs of the server's own S3 endpoint whenever the server offers them: on
+    # OpenShift that is ODF's in-cluster endpoint, signed by the service CA, which the client does not trust
+    # (found by molecule site_rhoai3: the champion could not be scored, so every challenger lost).
+    "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
 }
-"""Applied unless already set: 6 retries, waits of 1, 2, 4, 8, 16, 32 s (about a minute), 60 s per request."""
+"""Applied unless already set: 6 retries, waits of 1, 2, 4, 8, 16, 32 s (about a minute), 60 s per request;
+artifacts downloaded through the tracking server."""
 
 MODEL_ARTIFACT = "model"
 """Name of the logged ONNX model (its folder holds ``model.onnx``)."""
@@ -47,7 +53,7 @@ DATASET_NAME = "card_transdata"
 def connect(tracking_uri: str, experiment: str, ca_bundle: str | None) -> str:
     """Point the MLflow client at ``tracking_uri`` (TLS verified, against ``ca_bundle`` when given), select or
     create ``experiment`` and return its id."""
-    for name, value in RETRY_DEFAULTS.items():
+    for name, value in CLIENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     if ca_bundle:
         os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"] = ca_bundle

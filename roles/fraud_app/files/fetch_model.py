@@ -30,6 +30,9 @@ def fetch(model_uri: str, target_dir: Path) -> Path:
     import mlflow  # noqa: PLC0415 - imported late: seconds of import, only once the environment is checked
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
+    # Through the tracking server (it proxies the bucket): MLflow's client otherwise takes a presigned URL of the
+    # server's own S3 endpoint, which this pod may neither reach nor trust (ODF's, signed by the service CA).
+    os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
     with tempfile.TemporaryDirectory(prefix="fetch-model-") as scratch:
         try:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch))
