@@ -16,7 +16,8 @@ providers/openshift/provider.go):
 - `--openshift-delegate-urls` (JSON: path prefix -> SubjectAccessReview ResourceAttributes, verb default "proxy",
   longest prefix first): a request on such a path with `Authorization: Bearer <token>` is authenticated with a
   TokenReview and authorized with a SubjectAccessReview for that user, through the API server the pod's service
-  account reaches (it needs system:auth-delegator); allowed -> proxied to `--upstream`;
+  account reaches (it needs system:auth-delegator; answers cached 10 s, transient failures retried, see `review`);
+  allowed -> proxied to `--upstream`;
 - anything else without a session cookie is answered 403 with the "Log in with OpenShift" page (the browser flow's
   OAuth server is not part of this control plane, so `<prefix>/start` answers 500 as upstream does when OAuth
   discovery fails);
@@ -32,10 +33,12 @@ import http.server
 import json
 import logging
 import os
+import random
 import re
 import ssl
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -180,14 +183,50 @@ def validate(options: Options) -> Config:
     return Config(options, urlsplit(options["upstream"][0]), delegates, skip, client_id, f"https://{host}:{port}", context, own_token)
 
 
+# providers/openshift/authentication.go and authorization.go: the delegated reviews as k8s.io/apiserver makes them -
+# answers cached 10 s (authentication: both outcomes; authorization: allowed and denied), a transient failure retried
+# with DefaultAuthWebhookRetryBackoff (500 ms, factor 1.5, jitter 0.2, 5 steps) when webhook.DefaultShouldRetry says so
+# (connection reset, 500, 504, 429 or a Retry-After), and no time limit of their own (TokenAccessReviewTimeout unset,
+# rest.InClusterConfig without Timeout): a slow API server makes the request slow, it does not turn it into a 403.
+CACHE_TTL_S = 10.0
+RETRY_STEPS, RETRY_FIRST_S, RETRY_FACTOR, RETRY_JITTER = 5, 0.5, 1.5, 0.2
+RETRIED_STATUS = {429, 500, 504}
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _retriable(error: Exception) -> bool:
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code in RETRIED_STATUS or error.headers.get("Retry-After") is not None
+    return isinstance(error, (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError))
+
+
 def review(config: Config, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST a review to the API server as the pod's service account; the review's status."""
-    request = urllib.request.Request(  # noqa: S310 - the in-cluster API server
-        config.api + path, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {config.own_token}"},
-    )
-    with urllib.request.urlopen(request, timeout=10, context=config.api_context) as response:  # noqa: S310
-        return json.loads(response.read()).get("status") or {}
+    """POST a review to the API server as the pod's service account; the review's status (cached, retried)."""
+    key = path + json.dumps(body["spec"], sort_keys=True)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+    delay = RETRY_FIRST_S
+    for step in range(1, RETRY_STEPS + 1):
+        request = urllib.request.Request(  # noqa: S310 - the in-cluster API server
+            config.api + path, data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {config.own_token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, context=config.api_context) as response:  # noqa: S310
+                status = json.loads(response.read()).get("status") or {}
+            break
+        except (OSError, urllib.error.URLError) as error:
+            if step == RETRY_STEPS or not _retriable(error):
+                raise
+            log.warning("requestauth: %s (retrying)", error)
+            time.sleep(delay * (1 + RETRY_JITTER * random.random()))  # noqa: S311 - jitter, not a secret
+            delay *= RETRY_FACTOR
+    with _cache_lock:
+        _cache[key] = (time.monotonic() + CACHE_TTL_S, status)
+    return status
 
 
 def authorize(config: Config, path: str, authorization: str) -> str | None:
