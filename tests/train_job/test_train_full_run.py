@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 from support.mlflow_server import ARTIFACTS_PREFIX
 
-from train_job import onnx_export, pipeline, registry
+from train_job import drift, onnx_export, pipeline, registry
 from train_job.config import DEFAULT_THRESHOLD_POLICY
 from train_job.data import TransactionData, load, split
 from train_job.evaluation import evaluate
@@ -122,6 +122,26 @@ def test_run_records_params_metrics_data_and_images(first_run: dict, client: Mlf
     assert json.loads(dataset_input.dataset.profile)["features_shape"] == [8000, 7]
     artifacts = {info.path for info in client.list_artifacts(run.info.run_id)}
     assert {"confusion_matrix.png", "precision_recall_curve.png"} <= artifacts
+
+
+def test_the_run_stores_the_reference_profile_of_its_training_split(first_run: dict, s3_server, client: MlflowClient,
+                                                                   tmp_path: Path) -> None:
+    """The training split's profile (drift.py) is a run artifact the version names; its columns are the split's own
+    and its score column is what the registered model scores on those rows."""
+    version = client.get_model_version(first_run["registered_model"], first_run["version"])
+    assert version.tags[drift.PROFILE_TAG] == drift.PROFILE_ARTIFACT
+    stored = json.loads(Path(client.download_artifacts(first_run["run_id"], drift.PROFILE_ARTIFACT, str(tmp_path)))
+                        .read_text())
+    train = split(load("synthetic", rows=8000, seed=11), validation_fraction=0.15, test_fraction=0.25, seed=11).train
+    session = served_model(s3_server, first_run["artifact_path"])
+    scores = session.run(None, {session.get_inputs()[0].name: train.features})[0]
+    expected = drift.reference_profile(train.features, scores)
+    assert stored["rows"] == train.rows == 4_800
+    assert {k: v for k, v in stored["columns"].items() if k != drift.SCORE_COLUMN} == json.loads(json.dumps(
+        {k: v for k, v in expected["columns"].items() if k != drift.SCORE_COLUMN}))
+    assert stored["columns"][drift.SCORE_COLUMN]["quantiles"] == pytest.approx(
+        expected["columns"][drift.SCORE_COLUMN]["quantiles"], abs=1e-4)  # Keras in training, ONNX here
+    assert drift.compare(stored, train.features, scores).verdict == "no drift"
 
 
 def small_validation() -> TransactionData:

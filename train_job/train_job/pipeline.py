@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import mlflow
 from mlflow import MlflowClient
 
-from . import gate, registry, tracking
+from . import drift, gate, registry, tracking
 from .config import TrainConfig
 from .data import Split, TransactionData, load, split, with_label_noise
 from .evaluation import evaluate
@@ -77,6 +77,9 @@ def run(config: TrainConfig) -> Summary:
             "precision_recall_curve.png": precision_recall_figure(parts.test.labels, probabilities,
                                                                   choice.threshold, policy, metrics["pr_auc"]),
         })
+        # What the served model's traffic is compared with later (drift.py): the training split and its scores.
+        mlflow.log_dict(drift.reference_profile(parts.train.features, predict(model, parts.train.features)),
+                        drift.PROFILE_ARTIFACT)
         info = tracking.log_onnx_model(proto, parts.test.features[:INPUT_EXAMPLE_ROWS])
         model_sha256 = hashlib.sha256(proto.SerializeToString()).hexdigest()
         # The gate: the champion scored on the same holdout (this run's test split) as the challenger.
@@ -91,7 +94,7 @@ def run(config: TrainConfig) -> Summary:
             client, name=config.registered_model, model_uri=info.model_uri, model_id=info.model_id,
             run_id=active.info.run_id, alias=config.alias, promotion=promotion,
             tags={"threshold": str(choice.threshold), "threshold_policy": policy, "data_source": data.source,
-                  registry.DIGEST_TAG: model_sha256, **gate_tags},
+                  registry.DIGEST_TAG: model_sha256, drift.PROFILE_TAG: drift.PROFILE_ARTIFACT, **gate_tags},
             artifacts_destination=config.artifacts_destination)
     return Summary(
         run_id=active.info.run_id,
