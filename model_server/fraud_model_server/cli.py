@@ -9,6 +9,7 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .storage import (
     MODEL_FILE,
@@ -19,7 +20,7 @@ from .storage import (
     resolve_location,
     s3_client,
 )
-from .spec import ServingSpec, reset_statuses
+from .spec import ServingSpec, reset_metrics, reset_statuses
 from .workers import BIND_FAILURE, listening_sockets, run_workers
 
 PROG = "python -m fraud_model_server"
@@ -110,6 +111,25 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
         return int(value)
 
     return parse
+
+
+def _share(value: str) -> float:
+    """A number above 0 and at most 1."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 < share <= 1.0:
+        raise argparse.ArgumentTypeError(f"invalid share {value!r}: expected a number above 0 and at most 1")
+    return share
+
+
+def _key_prefix(value: str) -> str:
+    """An S3 key prefix of plain path segments."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*/?", value) or ".." in value:
+        raise argparse.ArgumentTypeError(f"invalid key prefix {value!r}: expected segments of letters, digits, "
+                                         "'.', '_' or '-' separated by '/'")
+    return value.strip("/")
 
 
 def _readable_file(value: str) -> Path:
@@ -225,6 +245,25 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--payload-log-prefix",
+        type=_key_prefix,
+        default=None,
+        help="log a sample of the rows scored (features, score, version, time) to the data connection's bucket under "
+        "PREFIX/<model-name>/ in JSON-lines batches (payload.py; default: no payload log)",
+    )
+    parser.add_argument("--payload-log-sample", type=_share, default=1.0,
+                        help="share of the rows scored that are logged (default: %(default)s)")
+    parser.add_argument("--payload-log-batch-rows", type=_bounded_int(1, 1_000_000), default=1000,
+                        help="rows per object written (or what is held every 30 s; default: %(default)s)")
+    parser.add_argument("--payload-log-keep", type=_bounded_int(1, 1_000_000), default=100,
+                        help="objects kept per model: older ones are removed (default: %(default)s)")
+    parser.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="neither count nor answer GET /metrics (Prometheus: requests, latency, rows, scores, flagged share)",
+    )
+    parser.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)"
     )
     return parser
@@ -268,6 +307,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     logger.info("fetched %s from %s", location.uri, connection.endpoint)
     reset_statuses(args.workdir, os.getpid(), args.workers)
+    reset_metrics(args.workdir)
+    def payload_client() -> Any:
+        """A client of the data connection for the payload log's writer (a thread of its own)."""
+        return s3_client(connection, verify=verify)
+
+    args.payload_bucket, args.payload_client = location.bucket, payload_client
     if args.workers == 1:
         return _serve(args, model_file, serving, fetch)
     try:
@@ -284,7 +329,14 @@ def _serve(args: argparse.Namespace, model_file: Path, serving: ServingSpec,
     serving spec; 1 when it cannot be loaded."""
     import uvloop  # the serving stack is imported only now: --help, bad options and fetch errors stay fast
 
+    from .payload import PayloadSettings
     from .server import ModelLoadError, ServeOptions, serve
+
+    payload = None
+    if args.payload_log_prefix:
+        payload = PayloadSettings(bucket=args.payload_bucket, prefix=args.payload_log_prefix, model_name=args.model_name,
+                                  sample=args.payload_log_sample, batch_rows=args.payload_log_batch_rows,
+                                  keep=args.payload_log_keep)
 
     options = ServeOptions(
         model_name=args.model_name,
@@ -298,6 +350,9 @@ def _serve(args: argparse.Namespace, model_file: Path, serving: ServingSpec,
         max_connections=args.max_connections,
         header_timeout_s=float(args.header_timeout),
         model_version=serving.version,
+        metrics=args.metrics,
+        payload=payload,
+        payload_client=args.payload_client,
         spec_file=args.serving_spec,
         serving=serving,
         fetch=fetch,

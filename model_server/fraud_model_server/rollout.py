@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,10 @@ class Rollouts:
     """Takes the rollouts of one server process, one at a time (a SIGHUP during one runs one more after it)."""
 
     def __init__(self, context: RolloutContext, registry: MultiModelRegistry, current: ServingSpec,
-                 served: Callable[[], OnnxRuntimeModel], swap: Callable[[OnnxRuntimeModel], None]) -> None:
+                 served: Callable[[], OnnxRuntimeModel], swap: Callable[[OnnxRuntimeModel], None],
+                 threshold: Callable[[float | None], None] = lambda _: None) -> None:
         self._context = context
+        self._threshold = threshold
         self._registry = registry
         self._current = current
         self._served = served
@@ -101,6 +103,13 @@ class Rollouts:
             self.status.failed = None
             logger.info("rollout: already serving %s", spec.describe())
             return
+        if replace(spec, threshold=self._current.threshold) == self._current:  # the same model, another threshold
+            self._current = spec
+            self._threshold(spec.threshold)
+            self.status.serving = asdict(spec)
+            self.status.failed = None
+            logger.info("rollout: %s, now with threshold %s", spec.describe(), spec.threshold)
+            return
         loop = asyncio.get_running_loop()
         started = loop.time()
         directory = context.workdir / f"rollout-{os.getpid()}"
@@ -121,6 +130,7 @@ class Rollouts:
             shutil.rmtree(directory, ignore_errors=True)  # the session holds the model: its file is not needed
         previous = self._current
         self._swap(model)
+        self._threshold(spec.threshold)
         self._current = spec
         if previous.version != spec.version:
             await self._registry.unload_version(model.name, previous.version)

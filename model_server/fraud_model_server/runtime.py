@@ -1,8 +1,8 @@
 """MLServer runtime that serves one ONNX file with onnxruntime and checks every request against the graph."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import onnxruntime as ort
@@ -48,6 +48,10 @@ def preload(model_file: Path, session: ort.InferenceSession) -> None:
 class OnnxRuntimeModel(MLModel):
     """Loads ``parameters.uri`` (a local ``model.onnx``) and publishes its inputs/outputs as V2 metadata."""
 
+    # Called with (the model, its inputs, the score output: the graph's first) after every run that computed the
+    # score: the metrics (metrics.py) and the payload log (payload.py).
+    observers: ClassVar[list[Callable[["OnnxRuntimeModel", dict[str, np.ndarray], np.ndarray], None]]] = []
+
     async def load(self) -> bool:
         """Create the onnxruntime session and derive the model's metadata from the graph."""
         parameters = self.settings.parameters
@@ -60,6 +64,7 @@ class OnnxRuntimeModel(MLModel):
         self._output_specs = {
             arg.name: TensorSpec.from_onnx(arg.name, arg.type, arg.shape) for arg in self._session.get_outputs()
         }
+        self._score_name = next(iter(self._output_specs))
         self.inputs = [spec.metadata() for spec in self._input_specs]
         self.outputs = [spec.metadata() for spec in self._output_specs.values()]
         return True
@@ -103,9 +108,14 @@ class OnnxRuntimeModel(MLModel):
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run the session; an input the graph rejects is an InferenceError."""
         try:
-            return self._session.run(names, feeds)
+            results = self._session.run(names, feeds)
         except InvalidArgument as error:
             raise InferenceError(f"the model rejected the input: {error}") from None
+        if OnnxRuntimeModel.observers and self._score_name in names:
+            scores = results[names.index(self._score_name)]
+            for observe in OnnxRuntimeModel.observers:
+                observe(self, feeds, scores)
+        return results
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         """Validate the request, run the session, return the requested outputs."""

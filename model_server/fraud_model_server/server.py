@@ -6,6 +6,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from uvicorn.config import STARTUP_FAILURE
 from .connections import connection_cap, guarded_protocol
 from .fast_infer import FastInfer
 from .guards import RequestLimits, install_error_handlers
+from .metrics import MetricsApp, ServingMetrics
+from .payload import PayloadLog, PayloadSettings
 from .rollout import RolloutContext, Rollouts
 from .runtime import THREADS_PARAMETER, OnnxRuntimeModel
-from .spec import ServingSpec
+from .spec import ServingSpec, read_statuses
 
 logger = logging.getLogger("fraud_model_server")
 
@@ -48,6 +51,11 @@ class ServeOptions:
     max_connections: int = 1024
     header_timeout_s: float = 10.0
     model_version: str | None = None
+    # Prometheus metrics on GET /metrics (metrics.py); off: not even counted
+    metrics: bool = True
+    # The payload log (payload.py): where, how much; and a new S3 client for its writer
+    payload: PayloadSettings | None = None
+    payload_client: Callable[[], Any] | None = None
     # Rollouts (SIGHUP): the spec file to reread, what is served now, and how a model is fetched.
     spec_file: Path | None = None
     serving: ServingSpec | None = None
@@ -97,7 +105,17 @@ class FixedModelHandlers(ModelRepositoryHandlers):
         raise MLServerError(f"cannot unload {name!r}: this server serves one model", 403)
 
 
-def _rollouts(options: ServeOptions, registry: MultiModelRegistry, fast: FastInfer) -> Rollouts | None:
+def _serving_processes(options: ServeOptions) -> dict[str, int]:
+    """Server processes by the version they serve: their published statuses (this process only, without a spec)."""
+    statuses = read_statuses(options.workdir) if options.spec_file is not None else {}
+    versions = [str((status.get("serving") or {}).get("version") or "") for status in statuses.values()]
+    if not versions:
+        versions = [options.model_version or ""]
+    return {version: versions.count(version) for version in set(versions)}
+
+
+def _rollouts(options: ServeOptions, registry: MultiModelRegistry, fast: FastInfer,
+              metrics: ServingMetrics | None) -> Rollouts | None:
     """The rollouts of this process, when it was started from a serving spec."""
     if options.spec_file is None or options.serving is None or options.fetch is None:
         return None
@@ -109,7 +127,11 @@ def _rollouts(options: ServeOptions, registry: MultiModelRegistry, fast: FastInf
     def swap(model: OnnxRuntimeModel) -> None:
         fast.model = model
 
-    return Rollouts(context, registry, options.serving, served=lambda: fast.model, swap=swap)
+    def threshold(value: float | None) -> None:
+        if metrics is not None:
+            metrics.threshold = value
+
+    return Rollouts(context, registry, options.serving, served=lambda: fast.model, swap=swap, threshold=threshold)
 
 
 class _RestServer(uvicorn.Server):
@@ -142,8 +164,24 @@ async def serve(options: ServeOptions, sock: socket.socket | None = None) -> Non
     app = create_app(settings, data_plane=data_plane, model_repository_handlers=handlers)
     install_error_handlers(app)
     fast = FastInfer(app, model, settings)
+    asgi: object = RequestLimits(fast, options.max_request_bytes)
+    metrics = None
+    if options.metrics:
+        metrics = ServingMetrics(options.workdir, options.serving.threshold if options.serving else None)
+        OnnxRuntimeModel.observers.append(lambda _model, _feeds, scores: metrics.scores(scores))
+        asgi = MetricsApp(asgi, metrics, lambda: _serving_processes(options))
+    payload_log = None
+    if options.payload is not None and options.payload_client is not None:
+        payload_log = PayloadLog(options.payload, options.payload_client,
+                                 counted=metrics.payload if metrics is not None else lambda logged, dropped: None)
+        record = payload_log.record
+        OnnxRuntimeModel.observers.append(
+            lambda model, feeds, scores: record(next(iter(feeds.values())), scores, model.version))
+        logger.info("payload log: %.0f %% of the rows scored, to s3://%s/%s in batches of %d (the newest %d kept)",
+                    100 * options.payload.sample, options.payload.bucket, options.payload.folder,
+                    options.payload.batch_rows, options.payload.keep)
     config = uvicorn.Config(
-        RequestLimits(fast, options.max_request_bytes),
+        asgi,
         host=options.host,
         port=options.http_port,
         # httptools, bounded: idle and slow clients cannot hold every descriptor (connections.py)
@@ -160,7 +198,7 @@ async def serve(options: ServeOptions, sock: socket.socket | None = None) -> Non
     loop = asyncio.get_running_loop()
     for handled in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(handled, lambda: setattr(rest, "should_exit", True))
-    rollouts = _rollouts(options, registry, fast)
+    rollouts = _rollouts(options, registry, fast, metrics)
     if rollouts is not None:
         loop.add_signal_handler(signal.SIGHUP, rollouts.request)
         rollouts.publish()
@@ -177,6 +215,8 @@ async def serve(options: ServeOptions, sock: socket.socket | None = None) -> Non
     try:
         await rest.serve(sockets=[sock] if sock is not None else None)
     finally:
+        if payload_log is not None:
+            await asyncio.to_thread(payload_log.close)
         if grpc and grpc_task:
             if not grpc_task.done():
                 await grpc.stop()

@@ -1,7 +1,8 @@
 """The model a running server should serve, and what each of its processes serves: the files of a rollout.
 
-``--serving-spec FILE`` names a JSON file ``{"storage_path": ..., "sha256": ..., "version": ...}`` (the
-model_serving role writes it, 0600). The server reads it at start, and again on SIGHUP: each server process then
+``--serving-spec FILE`` names a JSON file ``{"storage_path": ..., "sha256": ..., "version": ..., "threshold": ...}``
+(the model_serving role writes it, 0600; the threshold, the version's ``threshold`` tag, only feeds the metrics'
+count of flagged rows: changed alone, it is taken without loading the model again). The server reads it at start, and again on SIGHUP: each server process then
 fetches and loads the named model beside the one it serves and swaps it in between two requests, so a rollout
 drops nothing (requests already running finish on the model they started with). Each process reports what it serves
 in ``<workdir>/workers/<pid>.json`` (its status), and the server's main process id is in ``<workdir>/server.pid``;
@@ -20,6 +21,7 @@ VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 PID_FILE = "server.pid"
 STATUS_DIR = "workers"
+METRICS_DIR = "metrics"
 
 
 class SpecError(ValueError):
@@ -28,20 +30,22 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class ServingSpec:
-    """Which model to serve: its storage path, the SHA-256 its file must have, the registered version it is."""
+    """Which model to serve: its storage path, the SHA-256 its file must have, the registered version it is, and the
+    score from which that version calls a transaction fraud."""
 
     storage_path: str
     sha256: str | None = None
     version: str | None = None
+    threshold: float | None = None
 
     @classmethod
     def from_mapping(cls, values: Any, source: str) -> "ServingSpec":
         """Check every field; SpecError naming ``source`` and the bad value."""
         if not isinstance(values, dict):
-            raise SpecError(f"{source}: expected a JSON object with storage_path, sha256, version")
-        unknown = sorted(set(values) - {"storage_path", "sha256", "version"})
+            raise SpecError(f"{source}: expected a JSON object with storage_path, sha256, version, threshold")
+        unknown = sorted(set(values) - {"storage_path", "sha256", "version", "threshold"})
         if unknown:
-            raise SpecError(f"{source}: unknown key(s) {unknown}; expected storage_path, sha256, version")
+            raise SpecError(f"{source}: unknown key(s) {unknown}; expected storage_path, sha256, version, threshold")
         storage_path, sha256, version = values.get("storage_path"), values.get("sha256"), values.get("version")
         if not isinstance(storage_path, str) or not storage_path.strip():
             raise SpecError(f"{source}: storage_path must be a non-empty string, got {storage_path!r}")
@@ -49,7 +53,11 @@ class ServingSpec:
             raise SpecError(f"{source}: sha256 must be 64 hexadecimal digits, got {sha256!r}")
         if version not in (None, "") and not (isinstance(version, str) and VERSION.fullmatch(version)):
             raise SpecError(f"{source}: version must be 1-64 letters, digits, '.', '_' or '-', got {version!r}")
-        return cls(storage_path, sha256.lower() if sha256 else None, version or None)
+        threshold = values.get("threshold")
+        if threshold is not None and not (type(threshold) in (int, float) and 0.0 <= threshold <= 1.0):
+            raise SpecError(f"{source}: threshold must be a number from 0 to 1, got {threshold!r}")
+        return cls(storage_path, sha256.lower() if sha256 else None, version or None,
+                   None if threshold is None else float(threshold))
 
     @classmethod
     def read(cls, path: Path) -> "ServingSpec":
@@ -115,3 +123,12 @@ def reset_statuses(workdir: Path, pid: int, workers: int) -> None:
         if path.stem.isdigit():
             path.unlink(missing_ok=True)
     write_private_json(workdir / PID_FILE, {"pid": pid, "workers": workers})
+
+
+def reset_metrics(workdir: Path) -> None:
+    """At start: forget the counts of earlier servers (metrics.py; only the ``<pid>.bin`` files servers wrote)."""
+    folder = workdir / METRICS_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path in folder.glob("*.bin"):
+        if path.stem.isdigit():
+            path.unlink(missing_ok=True)

@@ -43,16 +43,19 @@ def test_the_renamed_identity_is_what_mlflow_holds(demo, mlflow_client) -> None:
     threshold = float(version.tags["threshold"])
     # the summary's operating point is the version's own threshold, and the app applies it
     assert f"Operating point: fraud at or above {threshold}" in demo["output"]
-    # the model server checks the file it serves against the version's digest: its serving spec (0600) names both
+    # the model server checks the file it serves against the version's digest: its serving spec (0600) names both,
+    # and the threshold its metrics count flagged rows at
     spec_file = demo["state_dir"] / "model-server" / "serving-spec.json"
     spec = json.loads(spec_file.read_text())
-    assert spec == {"storage_path": spec["storage_path"], "sha256": version.tags["model_sha256"], "version": "1"}
+    assert spec == {"storage_path": spec["storage_path"], "sha256": version.tags["model_sha256"], "version": "1",
+                    "threshold": threshold}
     # the registry's download URI (MLflow 3's logged-model folder, proxied under the bucket's mlflow/ prefix)
     download_uri = client.get_model_version_download_uri("e2e-fraud-model", "1")
     assert spec["storage_path"] == "mlflow/" + download_uri.removeprefix("mlflow-artifacts:/"), download_uri
     assert spec_file.stat().st_mode & 0o777 == 0o600
     program = (demo["state_dir"] / "supervisor" / "conf.d" / "model-server.conf").read_text()
     assert f"--serving-spec={spec_file}" in program
+    assert "--payload-log-prefix=payloads --payload-log-sample=1.0" in program  # the drift report's input
 
 
 def test_v2_inference_returns_a_probability(demo) -> None:
@@ -72,6 +75,12 @@ def test_v2_inference_returns_a_probability(demo) -> None:
     assert "Serving:         version 1 (model_version in every answer" in demo["output"]
     fraud, normal = answer.json()["outputs"][0]["data"]
     assert 0.0 <= normal < 0.5 < 0.995 < fraud <= 1.0
+    # its Prometheus metrics: version 1 served, these rows (and the smoke checks' before them) counted
+    metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert 'fraud_model_serving_processes{version="1"}' in metrics
+    rows = next(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("fraud_model_rows_scored_total"))
+    flagged = next(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("fraud_model_flagged_rows_total"))
+    assert rows >= 2 and 1 <= flagged < rows
 
 
 def test_app_answers_over_http(demo, mlflow_client) -> None:

@@ -110,7 +110,7 @@ def test_a_rollout_under_sixteen_clients_fails_no_request(
         assert after[0]["outputs"][0]["data"][0] != pytest.approx(v1_score)
         assert requests.get(server.model_url, timeout=10).json()["versions"] == ["2"]
         # the same spec again: nothing to do, nothing signalled
-        assert _switch(server, spec) == (0, {"changed": False, "serving": {**v2, "version": "2"},
+        assert _switch(server, spec) == (0, {"changed": False, "serving": {**v2, "version": "2", "threshold": None},
                                              "processes": int(workers)})
         # back to version 1 (a rollback is a rollout to the older version)
         _write_spec(spec, v1, "1")
