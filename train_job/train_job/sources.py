@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 HTTP_TIMEOUT_SECONDS = (10.0, 300.0)
@@ -98,20 +98,15 @@ def _open_http(url: str, ca_bundle: str | None) -> Iterator[BinaryIO]:
         yield response.raw
 
 
-@contextlib.contextmanager
-def _open_s3(uri: str, ca_bundle: str | None, environ: Mapping[str, str]) -> Iterator[BinaryIO]:
+def s3_client(environ: Mapping[str, str], ca_bundle: str | None, what: str) -> Any:
+    """A boto3 S3 client of the data-connection variables; SourceError naming ``what`` needs them when one is
+    missing."""
     import boto3
-    import botocore.exceptions
 
-    parts = urlsplit(uri)
-    bucket = parts.netloc or environ.get("AWS_S3_BUCKET", "")
-    key = parts.path.lstrip("/")
-    if not bucket or not key:
-        raise SourceError(f"data source {uri!r} must be s3://bucket/key (or s3:///key with AWS_S3_BUCKET set)")
     missing = [name for name in S3_ENVIRONMENT if not environ.get(name)]
     if missing:
-        raise SourceError(f"data source {uri!r} needs the data-connection variables {', '.join(missing)}")
-    client = boto3.client(
+        raise SourceError(f"{what} needs the data-connection variables {', '.join(missing)}")
+    return boto3.client(
         "s3",
         endpoint_url=environ["AWS_S3_ENDPOINT"],
         region_name=environ.get("AWS_DEFAULT_REGION") or None,
@@ -119,6 +114,18 @@ def _open_s3(uri: str, ca_bundle: str | None, environ: Mapping[str, str]) -> Ite
         aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
         verify=ca_bundle or True,
     )
+
+
+@contextlib.contextmanager
+def _open_s3(uri: str, ca_bundle: str | None, environ: Mapping[str, str]) -> Iterator[BinaryIO]:
+    import botocore.exceptions
+
+    parts = urlsplit(uri)
+    bucket = parts.netloc or environ.get("AWS_S3_BUCKET", "")
+    key = parts.path.lstrip("/")
+    if not bucket or not key:
+        raise SourceError(f"data source {uri!r} must be s3://bucket/key (or s3:///key with AWS_S3_BUCKET set)")
+    client = s3_client(environ, ca_bundle, f"data source {uri!r}")
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"]
     except botocore.exceptions.ClientError as error:
