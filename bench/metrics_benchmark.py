@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="single-row requests per load (batches: a quarter)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    from report import machine, write_section
+    from report import machine, publish
 
     machine_at_start = machine()
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
@@ -138,11 +138,9 @@ def main() -> None:
     body += (f"\nThe counting alone (in the server's environment, best of 5 x 20,000 calls): status and latency "
              f"{counted['request_us']:.2f} us, one row's score {counted['one_row_us']:.2f} us, 1,000 rows' scores "
              f"{counted['batch_1000_us']:.1f} us per request; a scrape {counted['scrape_us']:.0f} us.\n")
-    body += f"\nMachine at the start of the run: {machine_at_start}; load average at the end: " + \
-        ", ".join(f"{x:.2f}" for x in os.getloadavg()) + ".\n"
-    print(body)
-    if not args.no_write:
-        print(write_section("metrics", "Metrics", body))
+    end_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    publish("metrics", "Metrics", f"{body}\nAt the start: {machine_at_start}; load average at the end {end_load}.\n",
+            write=not args.no_write)
 
 
 if __name__ == "__main__":
