@@ -1,10 +1,11 @@
-"""Metrics benchmark: what the model server's Prometheus metrics (fraud_model_server/metrics.py) cost per request.
+"""Metrics benchmark: what the model server's Prometheus metrics and payload log (fraud_model_server/metrics.py,
+payload.py) cost per request.
 
 Usage: .venv/bin/python bench/metrics_benchmark.py [--rounds 5] [--seconds 4] [--no-write]
 
 Serves the demo's network (train_job's architecture, untrained weights, ONNX input `dense_input`) from a real
-SeaweedFS bucket twice at once, as `python -m fraud_model_server` runs by default (metrics on) and with
-`--no-metrics`, and sends the same load to each in turn, alternating A/B for --rounds rounds so that the machine's
+SeaweedFS bucket twice at once, as the demo runs it (metrics on, payload log of every row to the bucket) and with
+`--no-metrics` and no payload log, and sends the same load to each in turn, alternating A/B for --rounds rounds so that the machine's
 other load weighs on both alike: single rows at 1 and 16 clients, 1,000-row JSON batches at 1 client
 (tests/support/http_load.py in its own process, keep-alive on 127.0.0.1). Reports the medians of requests/s and of
 the server's CPU per request (its whole process tree) and the cost of the metrics in percent, and writes the
@@ -50,6 +51,7 @@ def calls(out: Path) -> None:
 
     import numpy as np
     from fraud_model_server.metrics import ServingMetrics
+    from fraud_model_server.payload import PayloadLog, PayloadSettings
 
     with tempfile.TemporaryDirectory() as folder:
         metrics = ServingMetrics(Path(folder), 0.5)
@@ -58,7 +60,10 @@ def calls(out: Path) -> None:
         def best(statement: Any) -> float:
             return min(timeit.repeat(statement, number=20_000, repeat=5)) / 20_000 * 1e6
 
+        log = PayloadLog(PayloadSettings("bucket", "prefix", "model", batch_rows=10**9), client=lambda: None)
+        rows = np.zeros((1, 7), dtype=np.float32)
         figures = {"request_us": best(lambda: metrics.request(200, 0.0003)),
+                   "payload_one_row_us": best(lambda: log.record(rows, one, "1")),
                    "one_row_us": best(lambda: metrics.scores(one)),
                    "batch_1000_us": best(lambda: metrics.scores(batch)),
                    "scrape_us": min(timeit.repeat(lambda: metrics.render({"1": 2}), number=200, repeat=5)) / 200 * 1e6}
@@ -78,7 +83,8 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, list[dict[str, Any]
         subprocess.run([sys.executable, __file__, "export", str(model_file)], check=True, cwd=REPO)
         with run_s3_server(work / "s3") as s3:
             storage_path = upload_model(s3, model_file)
-            with run_model_server(s3.env, storage_path, work / "on") as on, \
+            with run_model_server(s3.env, storage_path, work / "on",
+                                  extra_args=["--payload-log-prefix", "bench-payloads"]) as on, \
                     run_model_server(s3.env, storage_path, work / "off", extra_args=["--no-metrics"]) as off:
                 servers = {"on": (on, TreeMonitor(on.process.pid)), "off": (off, TreeMonitor(off.process.pid))}
                 for round_index in range(args.rounds):
@@ -106,19 +112,20 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.N
         cpu = {side: statistics.median(r["cpu_ms_per_request"] for r in runs) for side, runs in sides.items()}
         cost_rps = 100 * (1 - rps["on"] / rps["off"])
         cost_cpu = 100 * (cpu["on"] / cpu["off"] - 1)
-        lines.append(f"| {name} | off (`--no-metrics`) | {rps['off']:,.0f} | {cpu['off']:.3f} ms | |")
-        lines.append(f"| {name} | on (default) | {rps['on']:,.0f} | {cpu['on']:.3f} ms | "
+        lines.append(f"| {name} | off (`--no-metrics`, no payload log) | {rps['off']:,.0f} | {cpu['off']:.3f} ms | |")
+        lines.append(f"| {name} | on (metrics, payload log) | {rps['on']:,.0f} | {cpu['on']:.3f} ms | "
                      f"{cost_rps:+.1f} % / {cost_cpu:+.1f} % |")
         if name.startswith("1 row"):
             verdicts.append(f"{name}: {cost_rps:+.1f} % req/s")
     return ("\n".join(lines) + "\n\n"
-            + f"Target: the metrics cost under 5 % of single-row throughput. Measured: {'; '.join(verdicts)}. A cost "
+            + f"Target: metrics (and here the payload log too) cost under 5 % of single-row throughput. Measured: {'; '.join(verdicts)}. A cost "
             "below zero is noise: the two servers run side by side and take the load in turn (A/B, then B/A), "
             f"{args.rounds} rounds of at most {args.requests} single-row / {args.requests // 4} batch requests or "
             f"{args.seconds:g} s each, after 100 warm-up requests; the medians are shown. What is counted per "
             "request: the status and the latency (two slot updates in the process's shared-memory file), the rows, "
             "the score's bucket and the flagged count (one row: plain Python; a batch: one searchsorted and "
-            "bincount). The model is the demo's network, untrained, served from a real SeaweedFS bucket.\n")
+            "bincount), and the payload log's copy of the rows into its buffer (the writer thread turns them into "
+            "JSON and writes them). The model is the demo's network, untrained, served from a real SeaweedFS bucket.\n")
 
 
 def main() -> None:
@@ -137,7 +144,8 @@ def main() -> None:
     body = report(measure(args), args)
     body += (f"\nThe counting alone (in the server's environment, best of 5 x 20,000 calls): status and latency "
              f"{counted['request_us']:.2f} us, one row's score {counted['one_row_us']:.2f} us, 1,000 rows' scores "
-             f"{counted['batch_1000_us']:.1f} us per request; a scrape {counted['scrape_us']:.0f} us.\n")
+             f"{counted['batch_1000_us']:.1f} us per request, the payload log's one row {counted['payload_one_row_us']:.2f} us; "
+             f"a scrape {counted['scrape_us']:.0f} us.\n")
     end_load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     publish("metrics", "Metrics", f"{body}\nAt the start: {machine_at_start}; load average at the end {end_load}.\n",
             write=not args.no_write)

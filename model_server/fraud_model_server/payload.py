@@ -86,7 +86,8 @@ class PayloadLog:
             if chosen.size == 0:
                 return
             features, scores = features[chosen], scores.reshape(-1)[chosen]
-        entry = (time.time(), version, np.array(features, dtype=np.float64), np.array(scores, dtype=np.float64).reshape(-1))
+        # The arrays are this request's own (decoded from its body, answered by the session): kept, not copied.
+        entry = (time.time(), version, features, scores.reshape(-1))
         with self._lock:
             self._rows.append(entry)
             self._buffered += entry[3].size
