@@ -63,8 +63,6 @@ LOCAL: dict[str, tuple[dict[str, Any], str]] = {
     "zero-workers": ({"model_serving_local_workers": 0}, "model_serving_local_workers"),
     "payload-prefix-climbing": ({"model_serving_local_payload_log_prefix": "payloads/../models"},
                                 "model_serving_local_payload_log_prefix"),
-    "payload-sample-above-one": ({"model_serving_local_payload_log_sample": 1.5},
-                                 "model_serving_local_payload_log_sample"),
     "negative-learning-rate": ({"training_learning_rate": -0.1}, "training_learning_rate"),
     "threshold-above-one": ({"fraud_app_threshold": 1.5}, "fraud_app_threshold"),
     "port-out-of-range": ({"model_serving_local_port": 70000}, "model_serving_local_port"),
