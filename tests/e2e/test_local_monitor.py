@@ -14,7 +14,7 @@ import pytest
 import requests
 from support.playbook import run_playbook
 
-from train_job import synthetic
+from train_job import traffic
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,8 @@ ROWS = 1000  # sent in two requests of 500 rows: the shared demo's payload batch
 
 
 def _send(demo, drift: float, seed: int) -> None:
-    """ROWS rows of the given world, scored in two requests; returns once the payload log wrote them."""
+    """ROWS rows of the given world (python -m train_job.traffic), scored in two requests; returns once the payload
+    log wrote them."""
     base = f"http://127.0.0.1:{demo['ports']['model_serving_local_port']}"
 
     def written() -> float:
@@ -32,12 +33,9 @@ def _send(demo, drift: float, seed: int) -> None:
                     if line.startswith('fraud_model_payload_rows_total{outcome="written"}'))
 
     before = written()
-    features, _ = synthetic.generate(ROWS, seed=seed, drift=drift)
-    for half in (features[: ROWS // 2], features[ROWS // 2:]):
-        body = {"inputs": [{"name": "dense_input", "shape": list(half.shape), "datatype": "FP32",
-                            "data": half.ravel().tolist()}]}
-        answer = requests.post(f"{base}/v2/models/{SERVED}/infer", json=body, timeout=30)
-        assert answer.status_code == 200 and answer.json()["model_version"] == "1", answer.text
+    tally = traffic.send(f"{base}/v2/models/{SERVED}/infer", rows=ROWS, batch=ROWS // 2, drift=drift, seed=seed,
+                         seconds=60)
+    assert (tally["rows"], tally["failed"], tally["versions"]) == (ROWS, {}, {"1": 2}), tally
     deadline = time.monotonic() + 30
     while written() < before + ROWS:
         assert time.monotonic() < deadline, "the payload log did not write the rows within 30 s"

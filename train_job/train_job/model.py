@@ -5,11 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-INPUT_NAME = "dense_input"
-"""Name of the model input (and of the ONNX graph input): a [batch, 7] float32 tensor of raw features."""
-
-OUTPUT_NAME = "probability"
-"""Name of the model output: a [batch, 1] float32 fraud probability."""
+from .schema import INPUT_NAME, OUTPUT_NAME
 
 DROPOUT = 0.2
 HIDDEN_UNITS = 32

@@ -23,3 +23,9 @@ COLUMNS: tuple[str, ...] = FEATURE_COLUMNS + (LABEL_COLUMN,)
 
 BINARY_COLUMNS: tuple[str, ...] = FLAG_COLUMNS + (LABEL_COLUMN,)
 """Columns whose only allowed values are 0 and 1."""
+
+INPUT_NAME = "dense_input"
+"""Name of the model input (and of the ONNX graph input): a [batch, 7] float32 tensor of raw features."""
+
+OUTPUT_NAME = "probability"
+"""Name of the model output: a [batch, 1] float32 fraud probability."""
