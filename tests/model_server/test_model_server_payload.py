@@ -23,7 +23,7 @@ def rows_body(rows: list[list[float]]) -> dict:
 
 
 def logged(s3: S3Server, folder: str) -> tuple[list[str], list[dict]]:
-    """The payload objects' keys (oldest first) and their records."""
+    """The payload objects' keys (oldest first) and their lines (one per request), oldest first."""
     client = s3.client()
     keys = sorted(item["Key"] for item in client.list_objects_v2(Bucket=s3.bucket, Prefix=folder).get("Contents", []))
     records = [json.loads(line) for key in keys if key.endswith(".jsonl")
@@ -53,16 +53,19 @@ def test_the_rows_asked_and_their_scores_are_logged_in_batches(s3_server: S3Serv
             assert requests.post(server.infer_url, json=rows_body([row]), timeout=10).status_code == 200
         answer = requests.post(server.infer_url, json=rows_body(batch), timeout=10).json()
         assert requests.post(server.infer_url, json=rows_body([NORMAL_TRANSACTION]), timeout=10).status_code == 200
-    keys, records = logged(s3_server, folder)  # the server stopped: what it held was written too
+    keys, lines = logged(s3_server, folder)  # the server stopped: what it held was written too
     assert len(keys) == 2  # 40 single rows + the 100-row batch handed over at once, then the last row at shutdown
+    assert [len(line["scores"]) for line in lines] == [1] * 40 + [100, 1]  # one line per request
     sent = [FRAUDULENT_TRANSACTION, NORMAL_TRANSACTION] * 20 + batch + [NORMAL_TRANSACTION]
-    assert np.array_equal(np.array([record["features"] for record in records]), np.asarray(sent, dtype=np.float32))
+    rows = [row for line in lines for row in line["features"]]
+    assert np.array_equal(np.array(rows, dtype=np.float32), np.asarray(sent, dtype=np.float32))  # float32 as sent
     expected = 1 / (1 + np.exp(-(np.asarray(sent, dtype=np.float32) @ WEIGHTS + BIAS))).ravel()
-    assert [record["score"] for record in records] == pytest.approx(expected.tolist(), rel=1e-3, abs=1e-6)  # float32
-    assert [record["score"] for record in records[40:140]] == pytest.approx(answer["outputs"][0]["data"])
-    assert {record["version"] for record in records} == {"4"}
-    assert all(record["time"].endswith("+00:00") for record in records)
-    assert "AWS_SECRET_ACCESS_KEY" not in json.dumps(records) and s3_server.env["AWS_SECRET_ACCESS_KEY"] not in json.dumps(records)
+    scores = [score for line in lines for score in line["scores"]]
+    assert scores == pytest.approx(expected.tolist(), rel=1e-3, abs=1e-6)  # float32
+    assert lines[40]["scores"] == pytest.approx(answer["outputs"][0]["data"])
+    assert {line["version"] for line in lines} == {"4"}
+    assert all(line["time"].endswith("+00:00") for line in lines)
+    assert s3_server.env["AWS_SECRET_ACCESS_KEY"] not in json.dumps(lines)
 
 
 def test_a_sample_keeps_its_share(s3_server: S3Server, spec: Path, tmp_path: Path) -> None:
@@ -71,8 +74,8 @@ def test_a_sample_keeps_its_share(s3_server: S3Server, spec: Path, tmp_path: Pat
     with run_model_server(s3_server.env, f"spec:{spec}", tmp_path, extra_args=flags) as server:
         for _ in range(2):
             assert requests.post(server.infer_url, json=rows_body(rows), timeout=10).status_code == 200
-    _, records = logged(s3_server, "payloads/sampled/credit-card-fraud/")
-    assert 140 <= len(records) <= 260  # 10 % of 2,000 rows: 200, binomial sd 13
+    _, lines = logged(s3_server, "payloads/sampled/credit-card-fraud/")
+    assert 140 <= sum(len(line["scores"]) for line in lines) <= 260  # 10 % of 2,000 rows: 200, binomial sd 13
 
 
 def test_under_fifty_clients_the_log_stays_within_its_bounds(s3_server: S3Server, spec: Path, tmp_path: Path) -> None:
@@ -91,11 +94,11 @@ def test_under_fifty_clients_the_log_stays_within_its_bounds(s3_server: S3Server
         scored = metric(server, "fraud_model_rows_scored_total")
         written = metric(server, 'fraud_model_payload_rows_total{outcome="written"}')
         dropped = metric(server, 'fraud_model_payload_rows_total{outcome="dropped"}')
-    keys, records = logged(s3_server, folder)
+    keys, lines = logged(s3_server, folder)
     assert summary["errors"] == {} and summary["ok"] >= 2000, summary
     assert scored == summary["ok"]
     assert written >= 200 * 5 and written % 200 == 0 and written + dropped <= scored  # whole batches; some still held
     objects = [key for key in keys if key.endswith(".jsonl")]
     # 3 kept (each write prunes; the two processes' last writes at shutdown may leave one more between them)
     assert foreign in keys and 3 <= len(objects) <= 4, keys
-    assert len(records) <= 4 * 200
+    assert sum(len(line["scores"]) for line in lines) <= 4 * 200

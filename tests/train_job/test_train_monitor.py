@@ -35,9 +35,12 @@ def served(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> dict:
 
 
 def put_rows(s3_server, prefix: str, key_time: str, version: str, rows: int, seed: int, drift_level: float) -> None:
+    """The model server's payload lines (one per request of 100 rows) of ``rows`` rows of the given world."""
     features, _ = synthetic.generate(rows, seed=seed, drift=drift_level)
-    lines = [json.dumps({"time": f"2026-12-07T00:00:{seed:02d}.000+00:00", "version": version, "features": row,
-                         "score": float(score)}) for row, score in zip(features.tolist(), rule_scores(features), strict=True)]
+    lines = [json.dumps({"time": f"2026-12-07T00:00:{seed:02d}.000+00:00", "version": version,
+                         "features": features[start:start + 100].tolist(),
+                         "scores": rule_scores(features[start:start + 100]).tolist()})
+             for start in range(0, rows, 100)]
     s3_server.client().put_object(Bucket=s3_server.bucket, Key=f"{prefix}/credit-card-fraud/{key_time}Z-1-{seed}.jsonl",
                                   Body=("\n".join(lines) + "\n").encode())
 

@@ -6,7 +6,7 @@
 1. The version the alias names (the one served) and its reference profile (the run artifact its
    `reference_profile` tag names: drift.py);
 2. the newest rows of the payload log that this version answered (``s3://$AWS_S3_BUCKET/<prefix>/<model name>/``,
-   the model server's JSON lines: fraud_model_server/payload.py), at most --rows;
+   the model server's JSON lines, one per request: fraud_model_server/payload.py), at most --rows;
 3. drift.compare: per feature and for the score, PSI and a two-sample test, and the verdict;
 4. an MLflow run in experiment ``<M>-monitoring`` (params: version, rows, window; metrics ``psi_<column>``,
    ``p_value_<column>``, ``drifted_columns``; tag ``verdict``; artifacts ``drift.png``, one panel per column, and
@@ -70,12 +70,13 @@ def recent_rows(s3: Any, bucket: str, folder: str, version: str, rows: int) -> t
     times: list[str] = []
     for key in sorted(keys, reverse=True):  # newest first (the keys start with the UTC time)
         lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
-        for line in reversed(lines):
+        for line in reversed(lines):  # one line per request: its rows' features and scores
             record = json.loads(line)
             if str(record.get("version")) != version:
                 continue
-            features.append(record["features"])
-            scores.append(record["score"])
+            wanted = rows - len(scores)
+            features += record["features"][-wanted:]
+            scores += record["scores"][-wanted:]
             times.append(record["time"])
             if len(scores) >= rows:
                 break
