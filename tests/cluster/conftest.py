@@ -77,13 +77,12 @@ def sim_config(kube: Kube) -> Iterator[dict[str, str]]:
 
 # The molecule scenarios run in the background of the whole session (tests/cluster/molecule_runner.py): they start
 # once collection is done, the molecule tests are moved to the end, and reaching them lets every worker run.
-MOLECULE_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_WORKERS", "3"))
+MOLECULE_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_WORKERS", "2"))
 # Workers while the rest of the suite runs (0: the scenarios wait for the suite, as `make test` did before).
-# Measured on 2 cores: the suite with 1 early worker left the CPU ~30 % idle (2026-12-07: 15 s samples of
-# /proc/stat) and the molecule scenarios ran on alone for ~5-10 min after the rest; with 2 early and 3 in all, the
-# molecule tests were done as the rest of the suite ended, and everything passed under an extra load of ~25 min of
-# other test runs beside it (735 passed). (2026-12-03, with less molecule work: 2 early made no difference.)
-MOLECULE_EARLY_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_EARLY_WORKERS", "2"))
+# Measured on 2 cores: 2 early workers made the suite no faster (38:57 against 38:38, 2026-12-03) and starved the
+# browser test; 2026-12-07, with 2 early and 3 in all, the rest of the suite ran about twice as slowly (the e2e
+# tests reached the loop after 27 min instead of 13) although the CPU with 1 early worker was ~30 % idle.
+MOLECULE_EARLY_WORKERS = int(os.environ.get("FRAUD_DEMO_MOLECULE_EARLY_WORKERS", "1"))
 
 
 def _scenario_of(item: pytest.Item) -> str | None:
