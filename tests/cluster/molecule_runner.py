@@ -59,6 +59,10 @@ class Runner:
         self.workers = max(workers, 1)
         self.early = min(max(early, 0), self.workers)
         self.base = Path(tempfile.mkdtemp(prefix="fraud-demo-molecule-"))
+        # The environment as the session started: a test that monkeypatches os.environ meanwhile (the e2e tests' MLflow
+        # login, say) must not leak into a scenario started while it runs - MLflow's client then sent that Basic
+        # login instead of the scenario's bearer token, and the Route's oauth-proxy answered its sign-in page.
+        self.environ = dict(os.environ)
         self.results: dict[str, Outcome] = {}
         self.started_at: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -114,11 +118,11 @@ class Runner:
                 self.started_at[name] = time.monotonic()
             self.results[name] = self._run(name, self.base / name)
 
-    def _run(self, scenario: str, home: Path) -> Outcome:
-        """`molecule test -s <scenario>` with a private ANSIBLE_HOME; stops a control plane a cut-short run left."""
-        env = {
-            **os.environ,
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),  # ansible-* tools
+    def scenario_env(self, home: Path) -> dict[str, str]:
+        """The environment of one scenario's molecule: the session's as it started, plus the runner's settings."""
+        return {
+            **self.environ,
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), self.environ.get("PATH", "")]),  # ansible-* tools
             "MOLECULE_GLOB": "extensions/molecule/*/molecule.yml",
             # molecule keeps the scenario's ephemeral directory (kubeconfig, pidfile) under ANSIBLE_HOME: a private
             # one keeps this run apart from the other scenarios and from anybody's molecule run in the same checkout
@@ -129,6 +133,10 @@ class Runner:
             # UNSHARE gives the scenario a mount namespace of its own (tests/cluster/__main__.py --controller-dns)
             "FRAUD_DEMO_PRIVATE_MOUNT_NAMESPACE": "1" if UNSHARE else "0",
         }
+
+    def _run(self, scenario: str, home: Path) -> Outcome:
+        """`molecule test -s <scenario>` with a private ANSIBLE_HOME; stops a control plane a cut-short run left."""
+        env = self.scenario_env(home)
         started = time.monotonic()
         # A private mount namespace: the control plane's `up --controller-dns` points /etc/resolv.conf at the
         # cluster's DNS for this scenario only (Route hosts resolve; nothing else changes).

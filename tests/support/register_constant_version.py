@@ -58,7 +58,9 @@ def parse_args() -> argparse.Namespace:
 
 if __name__ == "__main__":
     args = parse_args()
-    if args.token_file:
+    if args.token_file:  # the token is the login: a username/password in the environment would be sent instead
+        os.environ.pop("MLFLOW_TRACKING_USERNAME", None)
+        os.environ.pop("MLFLOW_TRACKING_PASSWORD", None)
         os.environ["MLFLOW_TRACKING_TOKEN"] = args.token_file.read_text().strip()
     if args.ca_bundle:
         os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"] = str(args.ca_bundle)
