@@ -117,18 +117,18 @@ def read_statuses(workdir: Path) -> dict[int, dict[str, Any]]:
 def reset_statuses(workdir: Path, pid: int, workers: int) -> None:
     """At start: forget the statuses of earlier servers, and publish this server's main process id and how many
     processes serve."""
-    status_dir = workdir / STATUS_DIR
-    status_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for path in status_dir.glob("*.json"):  # only the statuses servers wrote: <pid>.json
-        if path.stem.isdigit():
-            path.unlink(missing_ok=True)
+    _remove_pid_files(workdir / STATUS_DIR, ".json")
     write_private_json(workdir / PID_FILE, {"pid": pid, "workers": workers})
 
 
 def reset_metrics(workdir: Path) -> None:
     """At start: forget the counts of earlier servers (metrics.py; only the ``<pid>.bin`` files servers wrote)."""
-    folder = workdir / METRICS_DIR
+    _remove_pid_files(workdir / METRICS_DIR, ".bin")
+
+
+def _remove_pid_files(folder: Path, suffix: str) -> None:
+    """Make ``folder`` (0700) and remove the ``<pid><suffix>`` files servers wrote in it, nothing else."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for path in folder.glob("*.bin"):
+    for path in folder.glob(f"*{suffix}"):
         if path.stem.isdigit():
             path.unlink(missing_ok=True)
