@@ -26,6 +26,8 @@ def main() -> int:
     except ConfigError as error:
         print(f"fraud-app: configuration error: {error}", file=sys.stderr)
         return 2
+    from fraud_app.health import MetricsScraper
+    from fraud_app.health_tab import HealthTab
     from fraud_app.ui import CSS, FraudApp  # gradio takes seconds to import: only once the config is good
 
     signal.signal(signal.SIGTERM, _stop)
@@ -36,13 +38,21 @@ def main() -> int:
         LOG.info("model endpoint %s/infer: %s", client.endpoint, status.message)
         if not config.verify_tls:
             LOG.warning("TLS certificate verification of the model endpoint is off (INFERENCE_TLS_VERIFY=false)")
-        page = FraudApp(client, config.threshold, Path(results_dir), model_label=config.model_label).build(status)
+        scraper = MetricsScraper(config.metrics_url, client.http) if config.metrics_url else None
+        if scraper is not None:
+            scraper.start()
+        health = HealthTab(scraper, Path(config.drift_report) if config.drift_report else None)
+        page = FraudApp(client, config.threshold, Path(results_dir), model_label=config.model_label,
+                        health=health).build(status)
         try:
             page.queue(default_concurrency_limit=CONCURRENCY).launch(
                 server_name=config.server_name, server_port=config.server_port, css=CSS, max_file_size=MAX_UPLOAD,
                 show_error=False, footer_links=[])
         except KeyboardInterrupt:  # SIGINT, or SIGTERM through _stop: Gradio has closed its server
             LOG.info("stopped")
+        finally:
+            if scraper is not None:
+                scraper.stop()
     return 0
 
 

@@ -116,6 +116,11 @@ class V2Client:
         self._http.close()
 
     @property
+    def http(self) -> httpx.Client:
+        """The pooled HTTP client (its TLS settings and token), for the model server's other endpoints."""
+        return self._http
+
+    @property
     def signature(self) -> InputSignature | None:
         """The input signature learned from the metadata, or None if it has not been read yet."""
         return self._signature

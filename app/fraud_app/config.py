@@ -44,6 +44,9 @@ class AppConfig:
     server_port: int = DEFAULT_SERVER_PORT
     # Which registered version answers (e.g. "DNN-credit-card-fraud version 3"), shown on the page.
     model_label: str | None = None
+    # The "Model health" tab: the model server's Prometheus metrics and train_job.monitor's last report.
+    metrics_url: str | None = None
+    drift_report: str | None = None
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
@@ -51,7 +54,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
 
     Variables: INFERENCE_ENDPOINT (the full `.../v2/models/<name>/infer` URL, or a base URL together with
     MODEL_NAME), FRAUD_THRESHOLD (required), INFERENCE_TOKEN, INFERENCE_TLS_VERIFY, INFERENCE_CA_BUNDLE,
-    INFERENCE_TIMEOUT, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, FRAUD_MODEL_VERSION. Raises ConfigError on the first bad value.
+    INFERENCE_TIMEOUT, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, FRAUD_MODEL_VERSION, MODEL_METRICS_URL,
+    FRAUD_DRIFT_REPORT. Raises ConfigError on the first bad value.
     """
     env = os.environ if environ is None else environ
     base_url, model_name, model_version = _endpoint(env.get("INFERENCE_ENDPOINT", ""), env.get("MODEL_NAME", ""))
@@ -68,7 +72,32 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
         server_name=_server_name(env.get("GRADIO_SERVER_NAME", DEFAULT_SERVER_NAME)),
         server_port=_port(env, "GRADIO_SERVER_PORT", DEFAULT_SERVER_PORT),
         model_label=env.get("FRAUD_MODEL_VERSION", "").strip() or None,
+        metrics_url=_metrics_url(env.get("MODEL_METRICS_URL", "")),
+        drift_report=_drift_report(env.get("FRAUD_DRIFT_REPORT", "")),
     )
+
+
+def _metrics_url(url: str) -> str | None:
+    """The model server's Prometheus endpoint (optional): an http(s) URL without credentials."""
+    url = url.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("MODEL_METRICS_URL must not contain user:password@; the bearer token is INFERENCE_TOKEN.")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigError(f"MODEL_METRICS_URL={url!r} is not an http:// or https:// URL with a host.")
+    return url
+
+
+def _drift_report(path: str) -> str | None:
+    """Where train_job.monitor writes its report (optional; neither it nor its folder need exist yet)."""
+    path = path.strip()
+    if not path:
+        return None
+    if not os.path.isabs(path) or os.path.isdir(path):
+        raise ConfigError(f"FRAUD_DRIFT_REPORT={path!r} must be the absolute path of a file (the drift report).")
+    return path
 
 
 def _endpoint(endpoint: str, model_name: str) -> tuple[str, str, str | None]:

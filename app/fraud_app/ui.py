@@ -1,5 +1,5 @@
-"""The Gradio page: one-transaction check, batch scoring of a CSV, and the model's status. It only renders;
-the model is reached through `fraud_app.client.V2Client`."""
+"""The Gradio page: one-transaction check, batch scoring of a CSV, the model's status and its health (health_tab.py).
+It only renders; the model is reached through `fraud_app.client.V2Client`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pandas as pd
 
 from fraud_app import batch
 from fraud_app.client import InferenceError, ModelStatus, V2Client
+from fraud_app.health_tab import HealthTab
 from fraud_app.features import EXAMPLES, FEATURE_NAMES, FEATURES, NO, YES, FeatureError, transaction_row
 
 LOG = logging.getLogger(__name__)
@@ -25,15 +26,19 @@ CSS = """
 .fraud-message.error { color: #c9190b; font-weight: 600; }
 .fraud-status.ready { color: #3e8635; }
 .fraud-status.not-ready { color: #c58c00; }
+.fraud-drift.drift b { color: #c9190b; }
+.fraud-drift.no-drift b { color: #3e8635; }
 """
 
 
 class FraudApp:
     """The page's handlers, bound to one V2 client, a threshold and a directory for scored CSV files."""
 
-    def __init__(self, client: V2Client, threshold: float, results_dir: Path, model_label: str | None = None) -> None:
+    def __init__(self, client: V2Client, threshold: float, results_dir: Path, model_label: str | None = None,
+                 health: HealthTab | None = None) -> None:
         """Keep what the handlers need; nothing is contacted here."""
         self.client = client
+        self.health = health or HealthTab(None, None)
         self.threshold = threshold
         self.model_label = model_label
         self.results_dir = results_dir
@@ -98,6 +103,8 @@ class FraudApp:
                 summary = gr.HTML(elem_id="batch-summary")
                 table = gr.Dataframe(label="Scored transactions", interactive=False, elem_id="batch-table")
                 download = gr.File(label="Download scored CSV", interactive=False, elem_id="batch-download")
+            with gr.Tab("Model health"):
+                self.health.build()
             check.click(_guarded(self.check_transaction, 2), inputs, [verdict, status],
                         api_name="check_transaction")  # demo_verify calls it
             score.click(_guarded(self.score_csv, 4), upload, [summary, table, download, status])

@@ -91,18 +91,18 @@ AppStarter = Callable[..., str]
 
 @pytest.fixture(scope="module")
 def start_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppStarter]:
-    """Start `python -m fraud_app` for an INFERENCE_ENDPOINT and a FRAUD_THRESHOLD on a free port; returns the page
-    URL."""
+    """Start `python -m fraud_app` for an INFERENCE_ENDPOINT and a FRAUD_THRESHOLD (and any other variables) on a
+    free port; returns the page URL."""
     started = []
 
-    def start(endpoint: str, threshold: float) -> str:
+    def start(endpoint: str, threshold: float, **extra_env: str) -> str:
         port = free_port()
         log_file = tmp_path_factory.mktemp("fraud-app") / "app.log"
         env = child_env({
             "INFERENCE_ENDPOINT": endpoint, "FRAUD_THRESHOLD": str(threshold),
             "GRADIO_SERVER_NAME": LOOPBACK, "GRADIO_SERVER_PORT": str(port),
             "GRADIO_ANALYTICS_ENABLED": "False", "INFERENCE_TIMEOUT": "5",
-            "GRADIO_TEMP_DIR": str(log_file.parent / "gradio"),
+            "GRADIO_TEMP_DIR": str(log_file.parent / "gradio"), **extra_env,
         })
         process = start_logged([sys.executable, "-m", "fraud_app"], log_file, env)
         started.append(process)

@@ -1,13 +1,20 @@
 """The app in a real browser (Debian's Chromium through Playwright), as a real process in front of the real
-local V2 model server: form, examples, verdicts, CSV batch scoring, and a readable error when the server is
-down. Leaves screenshots in test-artifacts/app/."""
+local V2 model server: form, examples, verdicts, CSV batch scoring, a readable error when the server is down,
+and the "Model health" tab. Leaves screenshots in test-artifacts/app/."""
 
+import io
+import re
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fraud_app.client import V2Client
 from fraud_app.features import FEATURE_NAMES
+from PIL import Image
 from playwright.sync_api import Locator, Page, expect
+from support.drift_reports import write_drift_report
+from support.model_server import V2ModelServer
 from support.onnx_models import expected_probabilities
 
 TIMEOUT_MS = 30_000
@@ -120,3 +127,47 @@ def test_model_server_down_is_shown_in_the_page(page: Page, start_app, closed_po
     page.screenshot(path=artifacts_dir / "server-down.png", full_page=True)
     page.locator("#check").click()  # the app keeps serving after the failure
     expect(page.locator("#verdict")).to_contain_text("Could not check the transaction.")
+
+
+def test_model_health_shows_rates_latency_flagged_share_and_the_drift_verdict(
+        page: Page, start_app, v2_model_server: V2ModelServer, tmp_path: Path, artifacts_dir: Path) -> None:
+    report = write_drift_report(tmp_path / "report.json", shift=1.0)
+    url = start_app(v2_model_server.infer_url, APP_THRESHOLD, MODEL_METRICS_URL=f"{v2_model_server.base_url}/metrics",
+                    FRAUD_DRIFT_REPORT=str(report))
+    stop = threading.Event()
+    traffic = threading.Thread(target=_send_traffic, args=(v2_model_server, stop), daemon=True)
+    traffic.start()
+    try:
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.get_by_role("tab", name="Model health").click()
+        summary = page.locator("#health-summary")
+        expect(summary).to_contain_text("requests/s")  # two scrapes (5 s apart) have been taken
+        expect(summary).to_contain_text("threshold")
+        expect(summary).to_contain_text(re.compile(r"p99 \d+\.\d ms"))
+        expect(summary).not_to_contain_text(re.compile(r" 0\.00 requests/s"))
+        drift_verdict = page.locator("#health-drift")
+        expect(drift_verdict).to_contain_text("Last drift verdict: drift")
+        expect(drift_verdict).to_contain_text("online_order")
+        page.wait_for_timeout(6_000)  # one more tick: every line has points
+        for plot in ("#health-rate", "#health-latency", "#health-flagged", "#health-drift-plot"):
+            image = Image.open(io.BytesIO(page.locator(plot).screenshot()))
+            assert _coloured_pixels(image) > 100, f"{plot} draws no data"  # axes and text are grey
+        page.screenshot(path=artifacts_dir / "model-health.png", full_page=True)
+    finally:
+        stop.set()
+        traffic.join(timeout=10)
+
+
+def _coloured_pixels(image: Image.Image) -> int:
+    """Pixels of a saturated colour (the plots' lines and bars; not the white, grey or black of axes and text)."""
+    hsv = np.asarray(image.convert("RGB").convert("HSV"))
+    return int(((hsv[..., 1] > 100) & (hsv[..., 2] > 80)).sum())
+
+
+def _send_traffic(server: V2ModelServer, stop: threading.Event) -> None:
+    """A few requests a second of one card-present and one card-not-present transaction, until `stop`."""
+    rows = [[10.0, 2.0, 5.0, 0.0, 0.0, 0.0, 1.0], [3.5, 0.4, 0.8, 1.0, 1.0, 1.0, 0.0]]
+    with V2Client(server.base_url, server.model_name) as client:
+        while not stop.wait(0.1):
+            client.predict(rows)

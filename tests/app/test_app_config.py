@@ -38,10 +38,12 @@ def test_every_setting_is_read(server_certificate: ServerCertificate) -> None:
         **REQUIRED, "INFERENCE_TOKEN": " tok3n\n", "FRAUD_THRESHOLD": "0.5",
         "INFERENCE_CA_BUNDLE": str(ca_bundle), "INFERENCE_TIMEOUT": "2.5", "GRADIO_SERVER_NAME": "0.0.0.0",
         "GRADIO_SERVER_PORT": "8080", "FRAUD_MODEL_VERSION": " DNN-credit-card-fraud version 3 ",
+        "MODEL_METRICS_URL": "http://127.0.0.1:8008/metrics", "FRAUD_DRIFT_REPORT": "/state/monitor/report.json",
     })
     assert (config.token, config.threshold, config.ca_bundle, config.timeout_s) == ("tok3n", 0.5, str(ca_bundle), 2.5)
     assert (config.server_name, config.server_port) == ("0.0.0.0", 8080)
     assert config.model_label == "DNN-credit-card-fraud version 3"
+    assert (config.metrics_url, config.drift_report) == ("http://127.0.0.1:8008/metrics", "/state/monitor/report.json")
     assert "tok3n" not in repr(config)
 
 
@@ -70,6 +72,10 @@ def test_tls_verification_can_be_turned_off_explicitly() -> None:
     ({**REQUIRED, "GRADIO_SERVER_PORT": "80a"}, "GRADIO_SERVER_PORT='80a'"),
     ({**REQUIRED, "GRADIO_SERVER_PORT": "70000"}, "GRADIO_SERVER_PORT='70000'"),
     ({**REQUIRED, "GRADIO_SERVER_NAME": "http://0.0.0.0"}, "GRADIO_SERVER_NAME='http://"),
+    ({**REQUIRED, "MODEL_METRICS_URL": "127.0.0.1:8008/metrics"}, "MODEL_METRICS_URL='127.0.0.1:8008/metrics'"),
+    ({**REQUIRED, "MODEL_METRICS_URL": "http://u:p@h/metrics"}, "MODEL_METRICS_URL must not contain user:password"),
+    ({**REQUIRED, "FRAUD_DRIFT_REPORT": "monitor/report.json"}, "FRAUD_DRIFT_REPORT='monitor/report.json'"),
+    ({**REQUIRED, "FRAUD_DRIFT_REPORT": "/tmp"}, "FRAUD_DRIFT_REPORT='/tmp' must be the absolute path of a file"),
 ])
 def test_bad_value_is_named_in_the_error(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError) as raised:
