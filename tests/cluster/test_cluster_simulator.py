@@ -325,6 +325,38 @@ class TestServing:
         assert predictor["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
 
 
+    def test_raw_deployment_gets_odh_model_controllers_metrics_service_and_service_monitor(
+            self, kube: Kube, namespace: str) -> None:
+        runtime = _runtime(namespace, multi_model=False)
+        runtime["spec"]["annotations"] = {"prometheus.io/port": "8888", "prometheus.io/path": "metrics"}
+        create(kube, CORE, "secrets", namespace, DATA_CONNECTION)
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, runtime)
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment"))
+        await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: condition(i, "Ready") == "True", "Ready", timeout=60)
+        service = get(kube, CORE, "services", "credit-card-fraud-metrics", namespace)
+        assert service["metadata"]["labels"] == {"name": "credit-card-fraud-metrics", "monitoring.opendatahub.io/scrape": "true"}
+        assert service["spec"]["ports"] == [{"name": "ovms-metrics", "protocol": "TCP", "port": 8888, "targetPort": 8888}]
+        # its selector finds the predictor pod: the endpointslice controller lists it, ready, on 8888
+        def ready_slices() -> list[JSON]:
+            query = {"labelSelector": "kubernetes.io/service-name=credit-card-fraud-metrics"}
+            items = (kube.request("GET", object_path("discovery.k8s.io/v1", "endpointslices", namespace=namespace), query=query) or {}).get("items") or []
+            return [i for i in items if any((e.get("conditions") or {}).get("ready") for e in i.get("endpoints") or [])]
+        assert wait_for("a ready metrics endpoint", ready_slices)[0]["ports"][0]["port"] == 8888
+        monitor = get(kube, "monitoring.coreos.com/v1", "servicemonitors", "credit-card-fraud-metrics", namespace)
+        assert monitor["spec"] == {"selector": {"matchLabels": {"name": "credit-card-fraud-metrics"}},
+                                   "endpoints": [{"port": "ovms-metrics", "scheme": "http", "path": "/metrics"}]}
+        assert monitor["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
+
+    def test_a_runtime_without_a_prometheus_port_gets_no_metrics_service(self, kube: Kube, namespace: str) -> None:
+        create(kube, CORE, "secrets", namespace, DATA_CONNECTION)
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, _runtime(namespace, multi_model=False))
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment"))
+        await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: condition(i, "Ready") == "True", "Ready", timeout=60)
+        # upstream makes the ServiceMonitor whenever a runtime is found, the Service only with the annotation
+        assert get(kube, "monitoring.coreos.com/v1", "servicemonitors", "credit-card-fraud-metrics", namespace)["spec"]["endpoints"] == [{"port": "ovms-metrics", "scheme": "http"}]
+        assert kube.get(object_path(CORE, "services", "credit-card-fraud-metrics", namespace)) is None
+
+
 def test_openshift_ai_generation_switch(kube: Kube) -> None:
     dsc = {"kind": "DataScienceCluster", "metadata": {"name": "default-dsc"}, "spec": {"components": {"dashboard": {"managementState": "Managed"}}}}
     try:

@@ -25,6 +25,12 @@
   label `networking.kserve.io/visibility: exposed` (odh-model-controller's Route `<isvc>`: edge, or reencrypt
   with auth). A named runtime that is missing or does not serve the format -> transitionStatus InvalidSpec,
   targetModelState FailedToLoad (RuntimeNotRecognized / NoSupportingRuntime).
+- odh-model-controller's metrics objects (57b43aad, `kserve_metrics_service_reconciler.go`,
+  `kserve_metrics_servicemonitor_reconciler.go`): Service `<isvc>-metrics` (labels `name: <isvc>-metrics` and
+  `monitoring.opendatahub.io/scrape: "true"`, port `<runtime>-metrics` = the runtime's `spec.annotations`
+  `prometheus.io/port`, selector `serving.kserve.io/inferenceservice: <isvc>`) only when that annotation is set,
+  and ServiceMonitor `<isvc>-metrics` (same scrape label, endpoint that port, `scheme: http`, path from
+  `prometheus.io/path` with a leading `/`) whenever the runtime is found; both owned by the InferenceService.
 - `status.deploymentMode`: `Standard` on 3.4 and later (the defaulting webhook rewrites the RawDeployment
   annotation there, webhooks.py), `RawDeployment` before.
 """
@@ -45,6 +51,7 @@ STORAGE_INITIALIZER_IMAGE = "quay.io/opendatahub/kserve-storage-initializer:late
 CA_MOUNT = "/etc/ssl/custom-certs"
 HEADLESS_PORT = "8080"
 AUTH_PORT = 8443
+SCRAPE_LABEL = {"monitoring.opendatahub.io/scrape": "true"}
 
 
 def _true(obj: JSON, kind: str) -> str:
@@ -180,6 +187,29 @@ def _model_status(pods: list[JSON], ready: bool, previous: JSON) -> JSON:
     return status
 
 
+def _metrics_objects(sim: Simulator, isvc: JSON, namespace: str, name: str, runtime: JSON) -> None:
+    """odh-model-controller's metrics Service (when the runtime names its Prometheus port) and ServiceMonitor."""
+    annotations = runtime["spec"].get("annotations") or {}
+    port_name = f"{runtime['metadata']['name']}-metrics"
+    metadata = {"namespace": namespace, "ownerReferences": [owner_reference(isvc)]}
+    port = annotations.get("prometheus.io/port", "")
+    if port and sim.kube.get(object_path("v1", "services", f"{name}-metrics", namespace)) is None:
+        apply(sim.kube, {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": metadata | {"name": f"{name}-metrics", "labels": {"name": f"{name}-metrics", **SCRAPE_LABEL}},
+            "spec": {"type": "ClusterIP", "selector": {"serving.kserve.io/inferenceservice": name},
+                     "ports": [{"name": port_name, "protocol": "TCP", "port": int(port), "targetPort": int(port)}]},
+        }, "services")
+    endpoint: JSON = {"port": port_name, "scheme": "http"}
+    if path := (annotations.get("prometheus.io/path") or "").strip():
+        endpoint["path"] = "/" + path.lstrip("/")
+    apply(sim.kube, {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": metadata | {"name": f"{name}-metrics", "labels": dict(SCRAPE_LABEL)},
+        "spec": {"selector": {"matchLabels": {"name": f"{name}-metrics"}}, "endpoints": [endpoint]},
+    }, "servicemonitors")
+
+
 def reconcile(sim: Simulator, kind: Kind, obj: JSON, namespace: str, name: str, runtime: JSON | None) -> float | None:
     """One pass of KServe's InferenceService controller in Raw/Standard mode."""
     model = obj["spec"]["predictor"].get("model") or {}
@@ -261,6 +291,7 @@ def reconcile(sim: Simulator, kind: Kind, obj: JSON, namespace: str, name: str, 
     }
     if sim.kube.get(object_path("v1", "services", f"{name}-predictor", namespace)) is None:
         apply(sim.kube, service, "services")
+    _metrics_objects(sim, obj, namespace, name, runtime)
     host = f"{name}-predictor.{namespace}.svc.cluster.local"
     url = f"https://{host}:{AUTH_PORT}" if auth else f"http://{host}"
     address = url if auth else f"http://{host}" + (f":{HEADLESS_PORT}" if headless else "")
