@@ -26,6 +26,8 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         "a Jinja reference to the variable (which is empty by default, from a vault when set)",
     ("tests/app/test_app_client_protocol.py", "Default Password", "s3cr3t"):
         "a fake bearer token the test sends to its own silent server",
+    ("tests/hardening/test_bad_inventory.py", "Basic Auth Credentials", "pw"):
+        "a fake login in a metrics URL that preflight must refuse (fraud_app_local_metrics_url)",
     ("tests/app/test_app_config.py", "Basic Auth Credentials", "hunter2"):
         "a fake password the test proves the app refuses and never echoes",
     ("tests/app/test_app_config.py", "Default Password", "hunter2"):
