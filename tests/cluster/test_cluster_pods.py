@@ -332,6 +332,121 @@ class TestOpenShiftAI:
         run(kube, namespace, pod("score-flat", python(missing)))
         assert log(kube, namespace, "score-flat").startswith("404 ") and "Model with requested version is not found" in log(kube, namespace, "score-flat")
 
+    def test_ovms_metrics_count_the_inferences_a_kserve_predictor_served(self, kube: Kube, namespace: str) -> None:
+        """--metrics_enable: /metrics on the REST port (8888, the runtime's prometheus.io/port) counts real requests."""
+        values = odf(kube)
+        client = s3_client(kube)
+        bucket = f"b-{namespace}"
+        client.create_bucket(Bucket=bucket)
+        client.upload_fileobj(io.BytesIO(logistic_model().SerializeToString()), bucket, "metered/1/model.onnx")
+        labels = {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"}
+        kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "conn", "labels": labels, "annotations": {"opendatahub.io/connection-type": "s3"}}, "stringData": {"AWS_ACCESS_KEY_ID": values["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": values["AWS_SECRET_ACCESS_KEY"], "AWS_S3_ENDPOINT": "https://s3.openshift-storage.svc", "AWS_DEFAULT_REGION": "us-east-1", "AWS_S3_BUCKET": bucket}})
+        args = ["--model_name={{.Name}}", "--port=8001", "--rest_port=8888", "--model_path=/mnt/models", "--metrics_enable"]
+        runtime = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": "ovms"}, "spec": {"annotations": {"prometheus.io/port": "8888", "prometheus.io/path": "/metrics"}, "multiModel": False, "supportedModelFormats": [{"name": "onnx", "version": "1"}], "containers": [{"name": "kserve-container", "image": OVMS_IMAGE, "args": args, "ports": [{"containerPort": 8888, "protocol": "TCP"}]}]}}
+        kube.request("POST", object_path("serving.kserve.io/v1alpha1", "servingruntimes", namespace=namespace), runtime)
+        isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": {"name": "metered", "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}}, "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx", "version": "1"}, "runtime": "ovms", "storage": {"key": "conn", "path": "metered"}}}}}
+        kube.request("POST", object_path("serving.kserve.io/v1beta1", "inferenceservices", namespace=namespace), isvc)
+        wait_for("metered loaded", lambda: ((((kube.get(object_path("serving.kserve.io/v1beta1", "inferenceservices", "metered", namespace)) or {}).get("status") or {}).get("modelStatus") or {}).get("states") or {}).get("activeModelState") == "Loaded", 120)
+        headless = (kube.get(object_path(CORE, "services", "metered-predictor", namespace)) or {})["spec"].get("clusterIP") == "None"
+        predictor = "metered-predictor:8888" if headless else "metered-predictor:80"
+        body = json.dumps({"inputs": [{"name": "dense_input", "shape": [1, 7], "datatype": "FP32", "data": [300, 100, 20, 0, 0, 0, 1]}]})
+        code = (
+            "import urllib.error, urllib.request\n"
+            f"for _ in range(4):\n    urllib.request.urlopen(urllib.request.Request('http://{predictor}/v2/models/metered/infer', {body!r}.encode()), timeout=10)\n"
+            f"try:\n    urllib.request.urlopen(urllib.request.Request('http://{predictor}/v2/models/metered/infer', b'{{\"inputs\": []}}'), timeout=10)\n"
+            "except urllib.error.HTTPError as e:\n    assert e.code == 400, e.code\n"
+            "print(urllib.request.urlopen('http://metered-metrics:8888/metrics', timeout=10).read().decode())\n"
+        )
+        run(kube, namespace, pod("scrape", python(code)))
+        text = log(kube, namespace, "scrape")
+        rest = 'api="KServe",interface="REST",method="ModelInfer",name="metered",version="1"'
+        assert f"ovms_requests_success{{{rest}}} 4\n" in text
+        assert f"ovms_requests_fail{{{rest}}} 1\n" in text
+        assert "# TYPE ovms_request_time_us histogram\n" in text
+        assert 'ovms_request_time_us_count{interface="REST",name="metered",version="1"} 4\n' in text
+        assert 'ovms_request_time_us_bucket{interface="REST",name="metered",version="1",le="+Inf"} 4\n' in text
+        assert 'ovms_inference_time_us_count{name="metered",version="1"} 4\n' in text
+
+
+class TestInferenceLogger:
+    """KServe's `agent` sidecar for `spec.predictor.logger`: the predictor Service reaches the model through it, and it
+    sends each request and answer as CloudEvents to a receiver that runs in the cluster."""
+
+    RECEIVER = (
+        "import http.server, json\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "  def do_POST(self):\n"
+        "    body = self.rfile.read(int(self.headers.get('Content-Length') or 0))\n"
+        "    seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith('ce-') or k.lower() == 'content-type'}\n"
+        "    print(json.dumps({'headers': seen, 'body': body.decode()}), flush=True)\n"
+        "    self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()\n"
+        "  def log_message(self, *args): pass\n"
+        "http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H).serve_forever()\n"
+    )
+    BODY = json.dumps({"inputs": [{"name": "dense_input", "shape": [1, 7], "datatype": "FP32", "data": [300, 100, 20, 0, 0, 0, 1]}]})
+    SCORE = (
+        "import urllib.request\n"
+        "r = urllib.request.Request('http://logged-predictor:80/v2/models/logged/infer', {body!r}.encode(), {{'Content-Type': 'application/json'}})\n"
+        "print(urllib.request.urlopen(r, timeout=10).read().decode())\n"
+    )
+
+    def _receiver(self, kube: Kube, namespace: str) -> None:
+        container = {"name": "main", "image": PYTHON_IMAGE, "command": python(self.RECEIVER), "ports": [{"containerPort": 8080}], "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}
+        kube.request("POST", object_path(CORE, "pods", namespace=namespace), {"metadata": {"name": "receiver", "labels": {"app": "receiver"}}, "spec": {"automountServiceAccountToken": False, "containers": [container]}})
+        kube.request("POST", object_path(CORE, "services", namespace=namespace), {"metadata": {"name": "receiver"}, "spec": {"selector": {"app": "receiver"}, "ports": [{"port": 8080, "targetPort": 8080}]}})
+
+    def _logged_model(self, kube: Kube, namespace: str) -> None:
+        """The good model in ODF behind an OVMS InferenceService `logged` whose logger points at the receiver."""
+        values, bucket = odf(kube), f"b-{namespace}"
+        client = s3_client(kube)
+        client.create_bucket(Bucket=bucket)
+        client.upload_fileobj(io.BytesIO(logistic_model().SerializeToString()), bucket, "good/1/model.onnx")
+        labels = {"opendatahub.io/dashboard": "true", "opendatahub.io/managed": "true"}
+        kube.request("POST", object_path(CORE, "secrets", namespace=namespace), {"metadata": {"name": "conn", "labels": labels, "annotations": {"opendatahub.io/connection-type": "s3"}}, "stringData": {"AWS_ACCESS_KEY_ID": values["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": values["AWS_SECRET_ACCESS_KEY"], "AWS_S3_ENDPOINT": "https://s3.openshift-storage.svc", "AWS_DEFAULT_REGION": "us-east-1", "AWS_S3_BUCKET": bucket}})
+        runtime = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": "ovms"}, "spec": {"multiModel": False, "supportedModelFormats": [{"name": "onnx", "version": "1"}], "containers": [{"name": "kserve-container", "image": OVMS_IMAGE, "args": ["--model_name={{.Name}}", "--port=8001", "--rest_port=8888", "--model_path=/mnt/models"], "ports": [{"containerPort": 8888, "protocol": "TCP"}]}]}}
+        kube.request("POST", object_path("serving.kserve.io/v1alpha1", "servingruntimes", namespace=namespace), runtime)
+        logger = {"url": f"http://receiver.{namespace}.svc.cluster.local:8080/", "mode": "all", "metadataAnnotations": ["fraud-demo.io/model-version"]}
+        metadata = {"name": "logged", "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment", "fraud-demo.io/model-version": "3"}}
+        isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": metadata, "spec": {"predictor": {"logger": logger, "model": {"modelFormat": {"name": "onnx", "version": "1"}, "runtime": "ovms", "storage": {"key": "conn", "path": "good"}}}}}
+        kube.request("POST", object_path("serving.kserve.io/v1beta1", "inferenceservices", namespace=namespace), isvc)
+
+    def _events(self, kube: Kube, namespace: str, count: int) -> list[JSON]:
+        lines = wait_for(f"{count} events at the receiver", lambda: len(found := log(kube, namespace, "receiver").splitlines()) >= count and found, 30)
+        return [json.loads(line) for line in lines]
+
+    def test_the_agent_sends_request_and_answer_as_cloudevents_and_a_down_receiver_fails_nothing(self, kube: Kube, namespace: str) -> None:
+        self._receiver(kube, namespace)
+        self._logged_model(kube, namespace)
+        path = object_path("serving.kserve.io/v1beta1", "inferenceservices", "logged", namespace)
+        try:
+            wait_for("logged ready", lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in ((kube.get(path) or {}).get("status") or {}).get("conditions") or []), 180)
+        except TimeoutError:
+            pods = (kube.get(object_path(CORE, "pods", namespace=namespace)) or {}).get("items") or []
+            raise AssertionError(json.dumps([(kube.get(path) or {}).get("status"), [(p["metadata"]["name"], p.get("status")) for p in pods]])) from None
+        service = kube.get(object_path(CORE, "services", "logged-predictor", namespace)) or {}
+        assert service["spec"]["ports"][0]["targetPort"] == 9081 and service["spec"].get("clusterIP") != "None"
+        scored = run(kube, namespace, pod("score", python(self.SCORE.format(body=self.BODY))))
+        answer = log(kube, namespace, "score").strip()
+        assert scored["status"]["phase"] == "Succeeded", answer
+        assert json.loads(answer)["outputs"][0]["data"][0] > 0.5
+        request, response = sorted(self._events(kube, namespace, 2), key=lambda e: e["headers"]["ce-type"])
+        assert request["headers"]["ce-type"] == "org.kubeflow.serving.inference.request" and request["body"] == self.BODY
+        assert response["headers"]["ce-type"] == "org.kubeflow.serving.inference.response" and response["body"].strip() == answer
+        assert request["headers"]["ce-id"] == response["headers"]["ce-id"] != ""
+        for event in (request, response):
+            headers = event["headers"]
+            assert headers["ce-specversion"] == "1.0" and headers["content-type"] == "application/json"
+            assert headers["ce-inferenceservicename"] == "logged" and headers["ce-namespace"] == namespace and headers["ce-component"] == "predictor"
+            assert json.loads(headers["ce-annotations"]) == {"fraud-demo.io/model-version": "3"}
+            assert headers["ce-source"] == "http://localhost:9081/"  # the webhook saw no pod name: the agent's default
+        kube.request("DELETE", object_path(CORE, "pods", "receiver", namespace), {"gracePeriodSeconds": 0})
+        wait_for("receiver gone", lambda: kube.get(object_path(CORE, "pods", "receiver", namespace)) is None, 60)
+        again = run(kube, namespace, pod("score-again", python(self.SCORE.format(body=self.BODY))))
+        assert again["status"]["phase"] == "Succeeded", log(kube, namespace, "score-again")
+        assert json.loads(log(kube, namespace, "score-again"))["outputs"][0]["data"][0] > 0.5
+        predictor = next(p["metadata"]["name"] for p in (kube.get(object_path(CORE, "pods", namespace=namespace)) or {})["items"] if p["metadata"]["name"].startswith("logged-predictor-"))
+        assert wait_for("the failed delivery logged", lambda: "Failed to send cloud event" in log(kube, namespace, predictor, "agent"), 30)
+
 
 
 class TestWebhooks:
@@ -447,3 +562,62 @@ class TestOAuthProxy:
         invalid = run(kube, namespace, pod("invalid", [], image=OAUTH_PROXY_IMAGE, container={"args": ["--provider=openshift", "--https-address=", "--upstream=http://localhost:8080"]}))
         assert terminated(invalid)["exitCode"] == 1
         assert "Invalid configuration:\n  missing setting: cookie-secret\n  missing setting: client-id" in log(kube, namespace, "invalid")
+
+
+def test_the_ovms_stand_in_serves_metrics_only_with_metrics_enable(tmp_path: Any) -> None:
+    """runtimes/ovms.py on its own: OVMS's families, HELP/TYPE lines and buckets; 404 without the flag."""
+    import subprocess  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    (tmp_path / "m" / "1" / "model.onnx").write_bytes(logistic_model().SerializeToString())
+    platform = Path(__file__).parents[2] / ".venv" / "platform" / "bin" / "python"
+    body = json.dumps({"inputs": [{"name": "dense_input", "shape": [1, 7], "datatype": "FP32", "data": [300, 100, 20, 0, 0, 0, 1]}]}).encode()
+
+    def scrape(*flags: str) -> tuple[int, str]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([str(platform), "-m", "tests.cluster.runtimes.ovms", "--model_name=m", f"--model_path={tmp_path / 'm'}", f"--rest_port={port}", "--rest_bind_address=127.0.0.1", *flags], cwd=Path(__file__).parents[2])
+        try:
+            wait_for("model ready", lambda: _answers(f"{url}/v2/models/m/ready"), 60)
+            for _ in range(2):
+                urllib.request.urlopen(urllib.request.Request(f"{url}/v2/models/m/infer", body), timeout=10).read()
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(urllib.request.Request(f"{url}/v2/models/m/infer", b'{"inputs": [{"name": "other"}]}'), timeout=10)
+            try:
+                with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+                    return answer.status, answer.read().decode()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read().decode()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+    assert scrape() == (404, '{"error": "Invalid request URL"}')
+    code, text = scrape("--metrics_enable")
+    assert code == 200
+    assert "# HELP ovms_requests_success Number of successful requests to a model or a DAG.\n# TYPE ovms_requests_success counter\n" in text
+    assert 'ovms_requests_success{api="KServe",interface="REST",method="ModelInfer",name="m",version="1"} 2\n' in text
+    assert 'ovms_requests_success{api="KServe",interface="REST",method="ModelReady",name="m"} 1\n' in text
+    assert 'ovms_requests_fail{api="KServe",interface="REST",method="ModelInfer",name="m",version="1"} 1\n' in text
+    assert 'ovms_requests_success{api="KServe",interface="gRPC",method="ModelInfer",name="m",version="1"} 0\n' in text
+    bounds = [line.split('le="')[1].split('"')[0] for line in text.splitlines() if line.startswith('ovms_request_time_us_bucket{interface="REST"')]
+    assert bounds[:5] == ["10", "18", "32", "58", "104"] and bounds[-1] == "+Inf" and len(bounds) == 34
+    assert 'ovms_inference_time_us_count{name="m",version="1"} 2\n' in text
+    assert "ovms_streams{" in text and "ovms_infer_req_queue_size" not in text  # not a default family
+    _, listed = scrape("--metrics_enable", "--metrics_list=ovms_requests_success,ovms_infer_req_queue_size")
+    assert "ovms_infer_req_queue_size{" in listed and "ovms_requests_fail{" not in listed and "ovms_streams" not in listed
+
+
+def _answers(url: str) -> bool:
+    import urllib.request  # noqa: PLC0415
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False

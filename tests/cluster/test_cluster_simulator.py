@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
@@ -324,6 +325,64 @@ class TestServing:
         # no deploymentStrategy given: KServe's default rolling update (the model_serving role sets its own)
         assert predictor["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
 
+    def test_a_logger_gets_kserves_agent_sidecar_and_the_service_points_at_it(self, kube: Kube, namespace: str) -> None:
+        runtime = _runtime(namespace, multi_model=False)
+        runtime["spec"]["containers"][0]["ports"] = [{"containerPort": 8888, "protocol": "TCP"}]
+        isvc = _isvc(namespace, "RawDeployment")
+        isvc["metadata"]["annotations"]["fraud-demo.io/model-version"] = "3"
+        sink = f"http://receiver.{namespace}.svc.cluster.local:8080/"
+        # a key the InferenceService lacks is left out of --metadata-annotations, as the webhook does (with a warning)
+        isvc["spec"]["predictor"]["logger"] = {"url": sink, "mode": "all", "metadataAnnotations": ["fraud-demo.io/model-version", "absent.example/key"]}
+        create(kube, CORE, "secrets", namespace, DATA_CONNECTION)
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, runtime)
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, isvc)
+        await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: condition(i, "Ready") == "True", "Ready", timeout=60)
+        template = get(kube, APPS, "deployments", "credit-card-fraud-predictor", namespace)["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        assert {k: v for k, v in annotations.items() if k.startswith("internal.serving.kserve.io/logger")} == {
+            "internal.serving.kserve.io/logger": "true", "internal.serving.kserve.io/logger-sink-url": sink,
+            "internal.serving.kserve.io/logger-mode": "all",
+            "internal.serving.kserve.io/logger-metadata-annotations": "fraud-demo.io/model-version,absent.example/key",
+        }
+        assert annotations["fraud-demo.io/model-version"] == "3"  # the InferenceService's own annotations reach the pod
+        kserve, agent = template["spec"]["containers"]
+        assert kserve["name"] == "kserve-container" and agent["name"] == "agent"
+        assert agent["image"].startswith("quay.io/opendatahub/kserve-agent:")
+        assert agent["args"] == [
+            "--log-url", sink, "--source-uri", "", "--log-mode", "all", "--inference-service", "credit-card-fraud",
+            "--namespace", namespace, "--endpoint", "", "--component", "predictor",
+            "--metadata-annotations", "fraud-demo.io/model-version=3", "--logger-tls-skip-verify", "false", "--component-port", "8888",
+        ]
+        assert agent["ports"] == [{"name": "agent-port", "containerPort": 9081, "protocol": "TCP"}]
+        assert agent["readinessProbe"]["httpGet"] == {"path": "/", "port": 9081, "scheme": "HTTP", "httpHeaders": [{"name": "K-Network-Probe", "value": "queue"}]}
+        assert agent["env"] == [{"name": "SERVING_READINESS_PROBE", "value": '{"tcpSocket":{"port":8888},"timeoutSeconds":1,"periodSeconds":10,"successThreshold":1,"failureThreshold":3}'}]
+        assert agent["resources"] == {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "100Mi"}}
+        service = get(kube, CORE, "services", "credit-card-fraud-predictor", namespace)
+        assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(80, 9081)]
+
+    def test_a_logger_added_later_moves_the_service_to_the_agent_and_back_when_removed(self, kube: Kube, namespace: str) -> None:
+        runtime = _runtime(namespace, multi_model=False)
+        runtime["spec"]["containers"][0]["ports"] = [{"containerPort": 8888, "protocol": "TCP"}]
+        create(kube, CORE, "secrets", namespace, DATA_CONNECTION)
+        create(kube, KSERVE_V1ALPHA1, "servingruntimes", namespace, runtime)
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment"))
+        await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: condition(i, "Ready") == "True", "Ready", timeout=60)
+
+        def target_port() -> object:
+            return get(kube, CORE, "services", "credit-card-fraud-predictor", namespace)["spec"]["ports"][0]["targetPort"]
+
+        def containers() -> list[str]:
+            return [c["name"] for c in get(kube, APPS, "deployments", "credit-card-fraud-predictor", namespace)["spec"]["template"]["spec"]["containers"]]
+
+        assert target_port() == 8888 and containers() == ["kserve-container"]
+        path = object_path(KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace)
+        kube.merge_patch(path, {"spec": {"predictor": {"logger": {"url": "http://sink.example", "mode": "request"}}}})
+        wait_for("the Service at the agent", lambda: target_port() == 9081, 30)
+        assert containers() == ["kserve-container", "agent"]
+        kube.merge_patch(path, {"spec": {"predictor": {"logger": None}}})
+        wait_for("the Service back at the model", lambda: target_port() == 8888, 30)
+        assert wait_for("no agent", lambda: containers() == ["kserve-container"], 30)
+
 
     def test_raw_deployment_gets_odh_model_controllers_metrics_service_and_service_monitor(
             self, kube: Kube, namespace: str) -> None:
@@ -386,3 +445,100 @@ def test_platform_status_and_its_failure_switch(kube: Kube, sim_config: dict[str
     finally:
         kube.request("DELETE", object_path("datasciencecluster.opendatahub.io/v1", "datascienceclusters", "broken"))
         kube.request("DELETE", object_path("dscinitialization.opendatahub.io/v1", "dscinitializations", "default-dsci"))
+
+
+TRUSTYAI = "trustyai.opendatahub.io/v1"
+DSC_V1 = "datasciencecluster.opendatahub.io/v1"
+
+
+def _trustyai_service(namespace: str, storage: JSON | None = None) -> JSON:
+    return {
+        "apiVersion": TRUSTYAI,
+        "kind": "TrustyAIService",
+        "metadata": {"name": "trustyai-service", "namespace": namespace},
+        "spec": {"storage": storage or {"format": "PVC", "folder": "/inputs", "size": "1Gi"},
+                 "data": {"filename": "data.csv", "format": "CSV"}, "metrics": {"schedule": "5s"}},
+    }
+
+
+@pytest.mark.usefixtures("needs_controllers")
+class TestTrustyAI:
+    @pytest.fixture
+    def trustyai_managed(self, kube: Kube) -> Iterator[str]:
+        """A DataScienceCluster with trustyai Managed (the opendatahub-operator then runs the TrustyAI operator)."""
+        dsc = {"apiVersion": DSC_V1, "kind": "DataScienceCluster", "metadata": {"name": "default-dsc"},
+               "spec": {"components": {"trustyai": {"managementState": "Managed"}}}}
+        create(kube, DSC_V1, "datascienceclusters", "", dsc)
+        yield "default-dsc"
+        kube.request("DELETE", object_path(DSC_V1, "datascienceclusters", "default-dsc"))
+        wait_for("DataScienceCluster gone", lambda: kube.get(object_path(DSC_V1, "datascienceclusters", "default-dsc")) is None)
+
+    @staticmethod
+    def _isvcs(kube: Kube, namespace: str) -> None:
+        # outcome ignore: KServe leaves them alone, only the TrustyAI operator writes to them
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, _isvc(namespace, "RawDeployment", outcome="ignore"))
+        plain = _isvc(namespace, "RawDeployment", outcome="ignore")
+        plain["metadata"]["name"] = "no-mode"
+        del plain["metadata"]["annotations"]["serving.kserve.io/deploymentMode"]
+        create(kube, KSERVE_V1BETA1, "inferenceservices", namespace, plain)
+
+    @pytest.mark.usefixtures("trustyai_managed")
+    def test_trustyai_service_sets_the_raw_isvcs_logger_and_gets_ready(self, kube: Kube, namespace: str) -> None:
+        self._isvcs(kube, namespace)
+        create(kube, TRUSTYAI, "trustyaiservices", namespace, _trustyai_service(namespace))
+        tas = await_field(kube, TRUSTYAI, "trustyaiservices", "trustyai-service", namespace, lambda t: condition(t, "Ready") == "True", "Ready", timeout=60)
+        assert tas["metadata"]["finalizers"] == ["trustyai.opendatahub.io/finalizer"]
+        assert (tas["status"]["phase"], tas["status"]["ready"]) == ("Ready", "True")
+        reasons = {c["type"]: (c["status"], c["reason"]) for c in tas["status"]["conditions"]}
+        assert reasons == {
+            "InferenceServicesPresent": ("True", "InferenceServicesFound"), "PVCAvailable": ("True", "PVCFound"),
+            "RouteAvailable": ("True", "RouteFound"), "Available": ("True", "AllComponentsReady"),
+            "Ready": ("True", "AllComponentsReady"), "ProvisioningSucceeded": ("True", "ProvisioningComplete"),
+            "Degraded": ("False", "FullyFunctional"),
+        }
+        assert "replicas" not in tas["status"]
+        isvc = get(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace)
+        assert isvc["spec"]["predictor"]["logger"] == {"mode": "all", "url": f"https://trustyai-service.{namespace}.svc.cluster.local"}
+        # no deploymentMode annotation: "Unknown deployment mode, skipping InferenceService"
+        assert "logger" not in get(kube, KSERVE_V1BETA1, "inferenceservices", "no-mode", namespace)["spec"]["predictor"]
+        # the logger url's host: Service trustyai-service, https on 443
+        service = get(kube, CORE, "services", "trustyai-service", namespace)
+        assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"http": 80, "https": 443}
+        assert get(kube, CORE, "persistentvolumeclaims", "trustyai-service-pvc", namespace)["status"]["phase"] == "Bound"
+        assert get(kube, ROUTE, "routes", "trustyai-service", namespace)["spec"]["to"]["name"] == "trustyai-service-tls"
+        # deletion: the finalizer takes the logger out again
+        kube.request("DELETE", object_path(TRUSTYAI, "trustyaiservices", "trustyai-service", namespace))
+        await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: "logger" not in i["spec"]["predictor"], "logger removed")
+        wait_for("TrustyAIService gone", lambda: kube.get(object_path(TRUSTYAI, "trustyaiservices", "trustyai-service", namespace)) is None)
+
+    @pytest.mark.usefixtures("trustyai_managed")
+    def test_trustyai_service_without_its_database_secret_is_not_ready(self, kube: Kube, namespace: str) -> None:
+        self._isvcs(kube, namespace)
+        create(kube, TRUSTYAI, "trustyaiservices", namespace, _trustyai_service(namespace, {"format": "DATABASE", "databaseConfigurations": "db-credentials"}))
+        tas = await_field(kube, TRUSTYAI, "trustyaiservices", "trustyai-service", namespace, lambda t: condition(t, "DBAvailable") == "False", "DBAvailable False")
+        assert next(c for c in tas["status"]["conditions"] if c["type"] == "DBAvailable")["reason"] == "DBCredentialsNotFound"
+        assert (tas["status"]["phase"], condition(tas, "Available")) == ("Not Ready", "False")
+        # the InferenceServices are patched before the storage is looked at
+        assert get(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace)["spec"]["predictor"]["logger"]["mode"] == "all"
+        assert kube.get(object_path(APPS, "deployments", "trustyai-service", namespace)) is None
+        # the finalizer needs the operator: remove the service while it runs
+        kube.request("DELETE", object_path(TRUSTYAI, "trustyaiservices", "trustyai-service", namespace))
+        wait_for("TrustyAIService gone", lambda: kube.get(object_path(TRUSTYAI, "trustyaiservices", "trustyai-service", namespace)) is None)
+
+    def test_trustyai_service_waits_for_the_dsc_to_manage_trustyai(self, kube: Kube, namespace: str) -> None:
+        dsc = {"apiVersion": DSC_V1, "kind": "DataScienceCluster", "metadata": {"name": "default-dsc"},
+               "spec": {"components": {"trustyai": {"managementState": "Removed"}}}}
+        create(kube, DSC_V1, "datascienceclusters", "", dsc)
+        try:
+            self._isvcs(kube, namespace)
+            create(kube, TRUSTYAI, "trustyaiservices", namespace, _trustyai_service(namespace))
+            time.sleep(3)
+            assert "finalizers" not in get(kube, TRUSTYAI, "trustyaiservices", "trustyai-service", namespace)["metadata"]
+            assert "logger" not in get(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace)["spec"]["predictor"]
+            kube.merge_patch(object_path(DSC_V1, "datascienceclusters", "default-dsc"), {"spec": {"components": {"trustyai": {"managementState": "Managed"}}}})
+            await_field(kube, KSERVE_V1BETA1, "inferenceservices", "credit-card-fraud", namespace, lambda i: i["spec"]["predictor"].get("logger"), "logger", timeout=45)
+            kube.request("DELETE", object_path(TRUSTYAI, "trustyaiservices", "trustyai-service", namespace))
+            wait_for("TrustyAIService gone", lambda: kube.get(object_path(TRUSTYAI, "trustyaiservices", "trustyai-service", namespace)) is None)
+        finally:
+            kube.request("DELETE", object_path(DSC_V1, "datascienceclusters", "default-dsc"))
+            wait_for("DataScienceCluster gone", lambda: kube.get(object_path(DSC_V1, "datascienceclusters", "default-dsc")) is None)

@@ -26,7 +26,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     # threshold the run chooses.
     # Payload batches of 500 rows: test_local_monitor.py's requests of 500 rows are in the bucket at once.
     extra_vars.write_text(json.dumps({**ports, **IDENTITY, "training_rows": 100000, "training_epochs": 3,
-                                      "model_serving_local_payload_log_batch_rows": 500}))
+                                      "model_serving_payload_log_batch_rows": 500}))
     try:
         # -vvv on the first run: the secrets tests prove that even verbose output carries no key.
         changed, output = run_playbook("site.yml", extra_vars, state_dir, "-vvv")

@@ -61,8 +61,8 @@ LOCAL: dict[str, tuple[dict[str, Any], str]] = {
     "negative-rows": ({"training_rows": -5}, "training_rows"),
     "zero-epochs": ({"training_epochs": 0}, "training_epochs"),
     "zero-workers": ({"model_serving_local_workers": 0}, "model_serving_local_workers"),
-    "payload-prefix-climbing": ({"model_serving_local_payload_log_prefix": "payloads/../models"},
-                                "model_serving_local_payload_log_prefix"),
+    "payload-prefix-climbing": ({"model_serving_payload_log_prefix": "payloads/../models"},
+                                "model_serving_payload_log_prefix"),
     "metrics-url-with-login": ({"fraud_app_local_metrics_url": "http://admin:pw@127.0.0.1:8008/metrics"},
                                "fraud_app_local_metrics_url"),
     "drift-report-relative": ({"fraud_app_local_drift_report": "monitor/report.json"}, "fraud_app_local_drift_report"),
@@ -130,6 +130,8 @@ OPENSHIFT: dict[str, tuple[dict[str, Any], str]] = {
     "smoke-ca-configmap-not-a-name": ({"demo_verify_openshift_ca_configmap": "ca/bundle"},
                                       "demo_verify_openshift_ca_configmap"),
     "route-without-scheme": ({"workbench_mlflow_route": "mlflow:5000"}, "workbench_mlflow_route"),
+    "payload-log-unknown": ({"model_serving_openshift_payload_log": "kafka"}, "model_serving_openshift_payload_log"),
+    "monitor-schedule-not-cron": ({"monitor_openshift_schedule": "every hour"}, "monitor_openshift_schedule"),
 }
 
 

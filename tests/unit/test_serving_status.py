@@ -105,6 +105,9 @@ def test_urls_modelmesh_rest_and_kserve_headless_on_the_runtime_port() -> None:
     # KServe writes :8080 for a headless predictor whatever OVMS listens on (8888)
     assert internal_base_url("kserve", served, headless, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:8888"
     assert internal_base_url("kserve", served, headed, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:8080"
+    # the Service's target port answers: the agent sidecar's when a payload logger is set (the requests pass it)
+    logged = {"spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80, "targetPort": 9081}]}}
+    assert internal_base_url("kserve", served, logged, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:9081"
 
 
 def predictor_pod(path: str, name: str = "credit-card-fraud-predictor-new", **kserve_container: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ what upstream's do with the same upstream code where it is on PyPI (tests/cluste
 | built, `LABEL name="fraud-app"` (app/Containerfile) | same | `.venv/` |
 | OpenVINO Model Server (`*/openvino_model_server*`, `*/model_server`, `*openvino-model-server*`) | runtimes/ovms.py: the real OpenVINO runtime (`openvino`) behind OVMS's REST API | `.venv/platform/` |
 | KServe storage initializer (`*storage-initializer*`) | the real `kserve-storage` download | `.venv/platform/` |
+| KServe agent (`*kserve-agent*`), the inference logger sidecar | runtimes/kserve_agent.py: upstream's flags, the proxy to the component, CloudEvents to the log URL, probes | `.venv/platform/` |
 | ModelMesh's `modelmesh`, `rest-proxy` and `modelmesh-runtime-adapter` | runtimes/modelmesh.py: the load request, REST -> OVMS, the puller that reads only `storage-config` | `.venv/platform/` |
 | `*/postgresql-*` (sclorg / RHEL) | runtimes/postgresql.py: Debian's PostgreSQL server with the image's POSTGRESQL_* contract | system |
 | OpenShift's oauth-proxy (`*oauth-proxy*`) | runtimes/oauth_proxy.py: TLS, delegated bearer tokens (TokenReview + SubjectAccessReview), the upstream | `.venv/platform/` |
@@ -89,6 +90,7 @@ PLATFORM_IMAGES: list[tuple[str, list[str], dict[str, list[str]]]] = [
     ("*openvino-model-server*", ["ovms"], {"/ovms/bin/ovms": []}),
     ("*/model_server", ["ovms"], {"/ovms/bin/ovms": []}),
     ("*storage-initializer*", ["storage_initializer"], {"/storage-initializer/scripts/initializer-entrypoint": []}),
+    ("*kserve-agent*", ["kserve_agent"], {}),
     ("*/modelmesh", ["modelmesh", "mm"], {}),
     ("*rest-proxy*", ["modelmesh", "rest-proxy"], {}),
     ("*modelmesh-runtime-adapter*", ["modelmesh", "adapter"], {}),

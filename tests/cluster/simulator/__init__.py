@@ -43,6 +43,7 @@ from .services import SERVICES as KUBE_SERVICES
 from .services import SLICES, ServiceTable, apiserver_address
 from .serving import DEPLOYMENTS, RUNTIMES, SERVICES, inference_service, runtime
 from .storage import CLAIMS, claim
+from .trustyai import TRUSTYAI_SERVICES, trustyai_service
 from .webhooks import Webhooks
 
 
@@ -129,6 +130,7 @@ def build(kube: Kube, options: Options) -> Simulator:
         CONFIG_MAPS: config_maps,
         SECRETS: secrets,
         KUBE_SERVICES: services,
+        TRUSTYAI_SERVICES: trustyai_service,
     }
     if table is not None:
         handlers[SLICES] = table.endpoint_slice

@@ -11,8 +11,23 @@
   webhook, so no pod is created (PredictorReady False, FailedCreate). Its strategy: the predictor's
   `deploymentStrategy`, else RollingUpdate 25% / 25% (kserve/kserve raw deployment reconciler,
   setDeploymentStrategy); the kube-controller-manager's Deployment controller rolls it out for real.
-- Service `<isvc>-predictor`: port `http` 80 -> the container port; headless (ClusterIP None) unless the
-  DataScienceCluster says `rawDeploymentServiceConfig: Headed` (3.x's default is Headless).
+- Inference logger (`spec.predictor.logger`), read in opendatahub-io/kserve at 3cf0a041: the controller's pod
+  annotations (components/component.go addLoggerAnnotations: `internal.serving.kserve.io/logger: "true"`,
+  `logger-sink-url`, `logger-mode` (default `all`), `logger-metadata-headers` and `logger-metadata-annotations`
+  comma-joined) next to the InferenceService's own annotations less serviceAnnotationDisallowedList (predictor.go
+  buildObjectMeta); then the pod webhook's `agent` container (webhook/admission/pod/agent_injector.go InjectAgent,
+  `_agent_container`): image `quay.io/opendatahub/kserve-agent`, args `--log-url --source-uri --log-mode
+  --inference-service --namespace --endpoint --component [--metadata-headers] [--metadata-annotations k=v,...]
+  --logger-tls-skip-verify false --component-port <kserve-container's first port, else 8080>`; `--source-uri` is the
+  pod's name at admission, empty for a Deployment's pods (the API server names a generateName pod after mutating
+  admission), so the agent falls back to `http://localhost:9081/`. Port `agent-port` 9081, readiness probe HTTP GET
+  `/` (or the kserve-container's httpGet path) on 9081 with `K-Network-Probe: queue`, `SERVING_READINESS_PROBE` =
+  the kserve-container's readiness probe as JSON when it is httpGet or tcpSocket, the kserve-container's
+  securityContext, the agent config's resources (100m/100Mi, 1/1Gi). The Service's targetPort becomes 9081
+  (reconcilers/service/service_reconciler.go createDefaultSvc). Runs as runtimes/kserve_agent.py.
+- Service `<isvc>-predictor`: port `http` 80 -> the container port (9081 with a logger, also when one is added or
+  removed later); headless (ClusterIP None) unless the DataScienceCluster says `rawDeploymentServiceConfig: Headed`
+  (3.x's default is Headless).
 - Status (`PropagateRawStatus`, `PropagateModelStatus`): PredictorReady from the Deployment's Available and
   Progressing conditions; `modelStatus` from the newest pod: storage-initializer terminated with an error (or in
   CrashLoopBackOff) -> targetModelState FailedToLoad, transitionStatus BlockedByFailedLoad, lastFailureInfo
@@ -48,6 +63,18 @@ from .platform import rhoai_version
 DEPLOYMENTS = Kind("apps/v1", "deployments", "Deployment")
 DEFAULT_STRATEGY: JSON = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
 STORAGE_INITIALIZER_IMAGE = "quay.io/opendatahub/kserve-storage-initializer:latest"
+AGENT_IMAGE = "quay.io/opendatahub/kserve-agent:latest"
+AGENT_PORT = 9081
+LOGGER = "internal.serving.kserve.io/logger"
+LOGGER_DEFAULT_URL = "http://default-broker"  # the ODH overlay's inferenceservice-config `logger.defaultUrl`
+# constants.ServiceAnnotationDisallowedList: InferenceService annotations that do not reach the pods
+DISALLOWED_ANNOTATIONS = {
+    "autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale", "internal.serving.kserve.io/storage-initializer-sourceuri",
+    "kubectl.kubernetes.io/last-applied-configuration", "modelFormat",
+}
+# corev1.Probe's JSON field order, as Go's encoding/json writes SERVING_READINESS_PROBE
+PROBE_FIELDS = ("exec", "httpGet", "tcpSocket", "grpc", "initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold", "terminationGracePeriodSeconds")
+PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 CA_MOUNT = "/etc/ssl/custom-certs"
 HEADLESS_PORT = "8080"
 AUTH_PORT = 8443
@@ -111,6 +138,79 @@ def _init_container(entry: JSON, path: str) -> tuple[JSON, list[JSON]]:
         "volumeMounts": mounts,
     }
     return container, volumes
+
+
+def _logger_annotations(isvc: JSON, logger: JSON) -> JSON:
+    """The pod template's annotations for a logger: the InferenceService's own (buildObjectMeta) and addLoggerAnnotations'."""
+    annotations = {k: v for k, v in (isvc["metadata"].get("annotations") or {}).items() if k not in DISALLOWED_ANNOTATIONS}
+    annotations[LOGGER] = "true"
+    if logger.get("url") is not None:
+        annotations[f"{LOGGER}-sink-url"] = logger["url"]
+    annotations[f"{LOGGER}-mode"] = logger.get("mode") or "all"  # the CRD's default
+    if logger.get("metadataHeaders") is not None:
+        annotations[f"{LOGGER}-metadata-headers"] = ",".join(logger["metadataHeaders"])
+    if logger.get("metadataAnnotations") is not None:
+        annotations[f"{LOGGER}-metadata-annotations"] = ",".join(logger["metadataAnnotations"])
+    return annotations
+
+
+def _serving_probe(probe: JSON) -> str:
+    """SERVING_READINESS_PROBE: the probe as the API server defaulted it, in Go's field order."""
+    defaulted = PROBE_DEFAULTS | probe
+    if "httpGet" in defaulted:
+        action = {"scheme": "HTTP"} | defaulted["httpGet"]
+        defaulted["httpGet"] = {k: action[k] for k in ("path", "port", "host", "scheme", "httpHeaders") if k in action}
+    return json.dumps({k: defaulted[k] for k in PROBE_FIELDS if k in defaulted}, separators=(",", ":"))
+
+
+def _logger_args(annotations: JSON, labels: JSON, namespace: str) -> list[str]:
+    """InjectAgent's logger arguments from the pod's annotations and labels (the pod has no name yet)."""
+    args = [
+        "--log-url", annotations.get(f"{LOGGER}-sink-url", LOGGER_DEFAULT_URL), "--source-uri", "",
+        "--log-mode", annotations.get(f"{LOGGER}-mode", "all"), "--inference-service", labels.get("serving.kserve.io/inferenceservice", ""),
+        "--namespace", namespace, "--endpoint", labels.get("endpoint", ""), "--component", labels.get("component", ""),
+    ]
+    if f"{LOGGER}-metadata-headers" in annotations:
+        args += ["--metadata-headers", annotations[f"{LOGGER}-metadata-headers"]]
+    if f"{LOGGER}-metadata-annotations" in annotations:
+        keys = annotations[f"{LOGGER}-metadata-annotations"].split(",")
+        args += ["--metadata-annotations", ",".join(f"{k}={annotations[k]}" for k in keys if k in annotations)]
+    return [*args, "--logger-tls-skip-verify", "false"]
+
+
+def _agent_container(annotations: JSON, labels: JSON, namespace: str, kserve: JSON) -> JSON:
+    """The `agent` sidecar KServe's pod webhook injects for a pod with the logger annotation."""
+    ports = kserve.get("ports") or []
+    args = [*_logger_args(annotations, labels, namespace), "--component-port", str(ports[0]["containerPort"]) if ports else "8080"]
+    probe = kserve.get("readinessProbe") or {}
+    path = (probe.get("httpGet") or {}).get("path") or "/"
+    container: JSON = {
+        "name": "agent",
+        "image": AGENT_IMAGE,
+        "args": args,
+        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "100Mi"}},
+        "ports": [{"name": "agent-port", "containerPort": AGENT_PORT, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"httpHeaders": [{"name": "K-Network-Probe", "value": "queue"}], "port": AGENT_PORT, "path": path, "scheme": "HTTP"}},
+    }
+    if "httpGet" in probe or "tcpSocket" in probe:
+        container["env"] = [{"name": "SERVING_READINESS_PROBE", "value": _serving_probe(probe)}]
+    if kserve.get("securityContext"):
+        container["securityContext"] = kserve["securityContext"]
+    return container
+
+
+def _predictor_service(sim: Simulator, service: JSON) -> None:
+    """Create the predictor Service; later its ports follow a logger added or removed (targetPort 9081 or back), as
+    the service reconciler updates a Service that differs from the desired one (other changes are not followed)."""
+    path = object_path("v1", "services", service["metadata"]["name"], service["metadata"]["namespace"])
+    live = sim.kube.get(path)
+    if live is None:
+        apply(sim.kube, service, "services")
+        return
+    wanted = [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]]
+    current = [(p["port"], p.get("targetPort")) for p in live["spec"].get("ports") or []]
+    if current != wanted and AGENT_PORT in {target for _, target in current + wanted}:
+        sim.kube.merge_patch(path, {"spec": {"ports": service["spec"]["ports"]}})
 
 
 def _predictor_ready(deployment: JSON | None) -> tuple[str, str, str]:
@@ -260,6 +360,11 @@ def reconcile(sim: Simulator, kind: Kind, obj: JSON, namespace: str, name: str, 
     if obj["spec"]["predictor"].get("serviceAccountName"):
         pod_spec["serviceAccountName"] = obj["spec"]["predictor"]["serviceAccountName"]
     source_uri = f"<scheme-placeholder>://{storage.get('path', '').lstrip('/')}"
+    pod_annotations = {"internal.serving.kserve.io/storage-initializer-sourceuri": source_uri, "serving.kserve.io/deploymentMode": mode}
+    logger = obj["spec"]["predictor"].get("logger")
+    if logger is not None:
+        pod_annotations = _logger_annotations(obj, logger) | pod_annotations
+        pod_spec["containers"].append(_agent_container(pod_annotations, labels, namespace, container))
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -271,13 +376,13 @@ def reconcile(sim: Simulator, kind: Kind, obj: JSON, namespace: str, name: str, 
             "strategy": obj["spec"]["predictor"].get("deploymentStrategy") or DEFAULT_STRATEGY,
             "selector": {"matchLabels": {"app": labels["app"]}},
             "template": {
-                "metadata": {"labels": labels, "annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": source_uri, "serving.kserve.io/deploymentMode": mode}},
+                "metadata": {"labels": labels, "annotations": pod_annotations},
                 "spec": pod_spec,
             },
         },
     }
     apply(sim.kube, deployment, DEPLOYMENTS.plural)
-    target_port = (container.get("ports") or [{"containerPort": 8080}])[0]["containerPort"]
+    target_port = (container.get("ports") or [{"containerPort": 8080}])[0]["containerPort"] if logger is None else AGENT_PORT
     ports = [{"name": "https", "port": AUTH_PORT, "targetPort": "https", "protocol": "TCP"}] if auth else [{"name": "http", "port": 80, "targetPort": target_port, "protocol": "TCP"}]
     headless = _headless(sim)
     service_spec: JSON = {"selector": {"app": labels["app"]}, "ports": ports}
@@ -289,8 +394,7 @@ def reconcile(sim: Simulator, kind: Kind, obj: JSON, namespace: str, name: str, 
         "metadata": {"name": f"{name}-predictor", "namespace": namespace, "labels": labels, "ownerReferences": [owner_reference(obj)], "annotations": {"service.beta.openshift.io/serving-cert-secret-name": f"{name}-predictor-serving-cert"}},
         "spec": service_spec,
     }
-    if sim.kube.get(object_path("v1", "services", f"{name}-predictor", namespace)) is None:
-        apply(sim.kube, service, "services")
+    _predictor_service(sim, service)
     _metrics_objects(sim, obj, namespace, name, runtime)
     host = f"{name}-predictor.{namespace}.svc.cluster.local"
     url = f"https://{host}:{AUTH_PORT}" if auth else f"http://{host}"

@@ -18,8 +18,10 @@ Pure functions over the objects as dicts (the module reads them). Upstream behav
   `internal.serving.kserve.io/storage-initializer-sourceuri` is `<scheme-placeholder>://<path>`), the
   Deployment controller has seen it (observedGeneration >= generation) and its updated replicas are available.
 - URLs: ModelMesh's `components.predictor.restUrl`; KServe's `status.address.url`, except for a headless
-  predictor Service (OpenShift AI 3.x's default), where KServe writes port 8080 whatever the runtime listens on
-  (`createAddress`): there the runtime container's port is the one that answers.
+  predictor Service (OpenShift AI 3.x's default), where KServe releases before 2026-08 write port 8080 whatever the
+  runtime listens on (`createAddress`; newer ones write the Service's target port, opendatahub-io/kserve 3cf0a041
+  kube_ingress_reconciler.go `httpTargetPort`): there the Service's target port answers - the runtime's, or the
+  agent sidecar's 9081 when a payload logger is set (service_reconciler.go), so that logged requests pass it.
 """
 
 from __future__ import annotations
@@ -143,7 +145,10 @@ def internal_base_url(platform: str, isvc: JSON | None, service: JSON | None, ru
     if platform == "modelmesh":
         return str(((status.get("components") or {}).get("predictor") or {}).get("restUrl", "")).rstrip("/")
     address = str((status.get("address") or {}).get("url", "")).rstrip("/")
-    if address and service and (service.get("spec") or {}).get("clusterIP") == "None" and address.startswith("http://") and runtime_port:
+    spec = (service or {}).get("spec") or {}
+    target = next((p.get("targetPort") for p in spec.get("ports") or [] if isinstance(p.get("targetPort"), int)), None)
+    port = target or runtime_port
+    if address and spec.get("clusterIP") == "None" and address.startswith("http://") and port:
         host = address.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
-        return f"http://{host}:{runtime_port}"
+        return f"http://{host}:{port}"
     return address

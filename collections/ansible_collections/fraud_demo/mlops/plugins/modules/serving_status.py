@@ -17,7 +17,7 @@ description:
   - A status written before the spec in O(applied_resource_version) is not taken as the answer to it, and for
     KServe the predictor Deployment must hold O(storage_path) and have rolled out (KServe copies the Deployment's
     C(observedGeneration), which says nothing about the InferenceService's own).
-  - Returns the in-cluster V2 base URL (a headless KServe predictor answers on the runtime's own port) and the
+  - Returns the in-cluster V2 base URL (a headless KServe predictor answers on its Service's target port) and the
     external one through a Route.
   - Read-only; reports RV(ignore:changed=false). Connection settings as kubernetes.core's (module_defaults group
     C(fraud_demo.mlops.k8s), or the K8S_AUTH_* environment).
