@@ -132,6 +132,7 @@ OPENSHIFT: dict[str, tuple[dict[str, Any], str]] = {
     "route-without-scheme": ({"workbench_mlflow_route": "mlflow:5000"}, "workbench_mlflow_route"),
     "payload-log-unknown": ({"model_serving_openshift_payload_log": "kafka"}, "model_serving_openshift_payload_log"),
     "monitor-schedule-not-cron": ({"monitor_openshift_schedule": "every hour"}, "monitor_openshift_schedule"),
+    "monitor-time-zone-with-spaces": ({"monitor_openshift_time_zone": "Central European"}, "monitor_openshift_time_zone"),
 }
 
 

@@ -102,24 +102,28 @@ class Receiver:
         kind, event_id = headers.get("ce-type", ""), headers.get("ce-id", "")
         if kind not in (REQUEST, RESPONSE) or not event_id:
             raise EventError(f"not an inference-logger event (ce-type {kind!r}, ce-id {event_id!r})")
-        self.counts["events"] += 1
+        self._count("events", 1)
         if kind == REQUEST:
             rows = request_rows(body)
             with self._lock:
                 self._requests[event_id] = rows
                 while len(self._requests) > PENDING_REQUESTS:
                     self._requests.popitem(last=False)
-                    self.counts["unpaired"] += 1
+                    self.counts["unpaired"] += 1  # under the lock already
             return
         scores = response_scores(body)
         with self._lock:
             rows = self._requests.pop(event_id, None)
         if rows is None:
-            self.counts["unpaired"] += 1
+            self._count("unpaired", 1)
             return
         if rows.shape[0] != scores.size:
             raise EventError(f"event {event_id}: {rows.shape[0]} rows asked, {scores.size} scores answered")
         self._keep(rows, scores, headers.get("ce-time", ""), self._version(headers))
+
+    def _count(self, name: str, amount: int) -> None:
+        with self._lock:  # the handler threads and the writer count into the same dict
+            self.counts[name] += amount
 
     def _version(self, headers: Mapping[str, str]) -> str | None:
         try:
@@ -157,7 +161,7 @@ class Receiver:
 
     def _dropped(self, batch: list[Line], why: str) -> None:
         rows = sum(len(line["scores"]) for line in batch)
-        self.counts["dropped_rows"] += rows
+        self._count("dropped_rows", rows)
         LOG.warning("%d rows dropped: %s", rows, why)
 
     def flush(self) -> None:
@@ -194,8 +198,8 @@ class Receiver:
         key = f"{self.folder}{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{os.getpid()}-{self._sequence}.jsonl"
         body = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in batch).encode()
         self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson")
-        self.counts["logged_rows"] += sum(len(line["scores"]) for line in batch)
-        self.counts["written_objects"] += 1
+        self._count("logged_rows", sum(len(line["scores"]) for line in batch))
+        self._count("written_objects", 1)
         if self.counts["written_objects"] % max(1, self.keep // 10) == 0:
             self._prune()
 
