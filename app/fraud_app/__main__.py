@@ -26,7 +26,7 @@ def main() -> int:
     except ConfigError as error:
         print(f"fraud-app: configuration error: {error}", file=sys.stderr)
         return 2
-    from fraud_app.health import MetricsScraper
+    from fraud_app.health import DriftReports, MetricsScraper
     from fraud_app.health_tab import HealthTab
     from fraud_app.ui import CSS, FraudApp  # gradio takes seconds to import: only once the config is good
 
@@ -38,10 +38,13 @@ def main() -> int:
         LOG.info("model endpoint %s/infer: %s", client.endpoint, status.message)
         if not config.verify_tls:
             LOG.warning("TLS certificate verification of the model endpoint is off (INFERENCE_TLS_VERIFY=false)")
-        scraper = MetricsScraper(config.metrics_url, client.http) if config.metrics_url else None
+        scraper = (MetricsScraper(config.metrics_url, client.client_for(config.metrics_url), model=config.model_name)
+                   if config.metrics_url else None)
         if scraper is not None:
             scraper.start()
-        health = HealthTab(scraper, Path(config.drift_report) if config.drift_report else None)
+        reports = (DriftReports(config.drift_report, client.client_for(config.drift_report))
+                   if config.drift_report else None)
+        health = HealthTab(scraper, reports, config.model_label)
         page = FraudApp(client, config.threshold, Path(results_dir), model_label=config.model_label,
                         health=health).build(status)
         try:

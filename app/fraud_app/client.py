@@ -101,6 +101,8 @@ class V2Client:
         self._model_path = _model_path(model_name, model_version)
         self.endpoint = f"{base_url.rstrip('/')}{self._model_path}"
         self._http = httpx.Client(base_url=base_url, headers=headers, verify=verify, timeout=timeout_s)
+        self._verify = verify
+        self._others: list[httpx.Client] = []
         self._timeout_s = timeout_s
         self._signature: InputSignature | None = None
         self._lock = threading.Lock()
@@ -114,11 +116,23 @@ class V2Client:
     def close(self) -> None:
         """Close the pooled connections."""
         self._http.close()
+        for other in self._others:
+            other.close()
 
     @property
     def http(self) -> httpx.Client:
         """The pooled HTTP client (its TLS settings and token), for the model server's other endpoints."""
         return self._http
+
+    def client_for(self, url: str) -> httpx.Client:
+        """A client for another URL of the model server (its /metrics): the pooled one (with the token) when the
+        URL has the endpoint's scheme, host and port, else one with the same TLS settings and no token - the
+        token is not sent to another service (OpenShift's `<isvc>-metrics` Service is plain http)."""
+        if httpx.URL(url).join("/") == self._http.base_url.join("/"):
+            return self._http
+        other = httpx.Client(headers={"User-Agent": "fraud-app"}, verify=self._verify, timeout=self._timeout_s)
+        self._others.append(other)
+        return other
 
     @property
     def signature(self) -> InputSignature | None:

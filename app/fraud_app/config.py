@@ -91,12 +91,19 @@ def _metrics_url(url: str) -> str | None:
 
 
 def _drift_report(path: str) -> str | None:
-    """Where train_job.monitor writes its report (optional; neither it nor its folder need exist yet)."""
+    """Where train_job.monitor's report is (optional; it need not exist yet): the absolute path of the file it
+    writes, or the http(s) URL that serves the published one (the OpenShift payload receiver's /drift-report)."""
     path = path.strip()
     if not path:
         return None
+    if path.startswith(("http://", "https://")):
+        parts = urlsplit(path)
+        if parts.username is not None or parts.password is not None or not parts.hostname or parts.fragment:
+            raise ConfigError(f"FRAUD_DRIFT_REPORT={path!r} must be an http(s) URL with a host and no user:password@.")
+        return path
     if not os.path.isabs(path) or os.path.isdir(path):
-        raise ConfigError(f"FRAUD_DRIFT_REPORT={path!r} must be the absolute path of a file (the drift report).")
+        raise ConfigError(f"FRAUD_DRIFT_REPORT={path!r} must be the absolute path of a file or an http(s) URL "
+                          "(the drift report).")
     return path
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from fraud_app.health import SCRAPE_INTERVAL_S, SUMMARY_WINDOW_S, HealthError, MetricsScraper, read_drift_report
+from fraud_app.health import SCRAPE_INTERVAL_S, SUMMARY_WINDOW_S, DriftReports, HealthError, MetricsScraper
 
 NOT_SHOWN = "-"
 TIME_TITLE = "time (UTC)"
@@ -23,12 +23,16 @@ QUANTILES = ("p50", "p99")
 
 
 class HealthTab:
-    """Renders the tab from a scraper (None: no metrics URL configured) and a drift report path (None: none)."""
+    """Renders the tab from a scraper (None: no metrics URL configured) and the drift reports (a file path, its
+    reader, or None: none configured); `model_label` (FRAUD_MODEL_VERSION) names the version where the server's
+    metrics do not (OVMS)."""
 
-    def __init__(self, scraper: MetricsScraper | None, drift_report: Path | None) -> None:
+    def __init__(self, scraper: MetricsScraper | None, drift_report: Path | DriftReports | None,
+                 model_label: str | None = None) -> None:
         """Keep the sources; nothing is read here."""
         self.scraper = scraper
-        self.drift_report = drift_report
+        self.drift_report = DriftReports(str(drift_report)) if isinstance(drift_report, Path) else drift_report
+        self.model_label = model_label
 
     def build(self) -> None:
         """Lay out the tab (inside a gr.Blocks) and refresh it on a timer."""
@@ -67,9 +71,11 @@ class HealthTab:
             return _line("Waiting for the first metrics scrape ...")
         newest = samples[-1]
         versions = ", ".join(f"version {html.escape(v or '(not registered)')} ({n:g} process{'es' if n != 1 else ''})"
-                             for v, n in sorted(newest.versions.items()) if n) or "no version"
+                             for v, n in sorted(newest.versions.items()) if n)
+        if not versions:  # OVMS names no registered version: the one the app was deployed with
+            versions = html.escape(self.model_label) if self.model_label else "no version"
         threshold = f"threshold {newest.threshold:g}" if newest.threshold is not None else "threshold unknown"
-        parts = [f"<b>Serving</b> {versions} &middot; {threshold}"]
+        parts = [f"<b>Serving</b> {versions} &middot; {threshold} &middot; {html.escape(newest.server)}"]
         rates = self.scraper.summary()
         if rates is not None:
             parts.append(
@@ -77,8 +83,13 @@ class HealthTab:
                 f"{rates.requests_per_s:.2f} requests/s &middot; p50 {_ms(rates.p50_s)} &middot; "
                 f"p99 {_ms(rates.p99_s)} &middot; {_percent(rates.flagged_share)} flagged &middot; "
                 f"{_percent(rates.failed_share)} failed")
-        parts.append(f"Since the server started: {newest.total_requests:,.0f} requests, {newest.rows:,.0f} rows "
-                     f"scored, {newest.flagged:,.0f} flagged, {newest.failed_requests:,.0f} failed")
+        if newest.rows is None:
+            parts.append(f"Since the server started: {newest.total_requests:,.0f} requests, "
+                         f"{newest.failed_requests:,.0f} failed (rows scored and flagged: not counted by "
+                         f"{html.escape(newest.server)})")
+        else:
+            parts.append(f"Since the server started: {newest.total_requests:,.0f} requests, {newest.rows:,.0f} rows "
+                         f"scored, {newest.flagged or 0:,.0f} flagged, {newest.failed_requests:,.0f} failed")
         return '<div class="fraud-health">' + "<br>".join(parts) + "</div>"
 
     def rate_frame(self) -> pd.DataFrame:
@@ -105,11 +116,12 @@ class HealthTab:
         if self.drift_report is None:
             return _line("Drift reports are not configured: set FRAUD_DRIFT_REPORT to the report file.")
         try:
-            report = read_drift_report(self.drift_report)
+            report = self.drift_report.read()
         except HealthError as error:
             return _line(str(error), error=True)
         if report is None:
-            return _line("No drift report yet: run ansible-playbook monitor.yml.")
+            return _line("No drift report yet: run ansible-playbook monitor.yml"
+                         + (" (or wait for its CronJob)." if self.drift_report.is_url else "."))
         css = "drift" if report.drifted else "no-drift"
         return (f'<div class="fraud-drift {css}"><b>Last drift verdict: {html.escape(report.verdict)}</b>'
                 f"<br><small>version {html.escape(report.version)}, {report.rows:,} served rows, made "
@@ -118,7 +130,7 @@ class HealthTab:
     def drift_frame(self) -> pd.DataFrame:
         """PSI per column of the last drift report (empty without one)."""
         try:
-            report = read_drift_report(self.drift_report) if self.drift_report else None
+            report = self.drift_report.read() if self.drift_report else None
         except HealthError:
             report = None
         rows = [(c.column, c.psi, "drift" if c.drifted else "no drift") for c in (report.columns if report else ())]

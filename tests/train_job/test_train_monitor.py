@@ -64,8 +64,12 @@ def test_in_distribution_traffic_is_no_drift_and_drifted_traffic_is(served: dict
     assert report["version"] == served["version"] and report["window"][0].startswith("2026-12-07T00:00:01")
     # newer traffic from the drifted world: the newest 2,000 rows of the served version are all drifted ones
     put_rows(s3_server, prefix, "20261207T000003.000000", served["version"], 2500, seed=3, drift_level=1.0)
-    status, report = run_monitor(served, s3_server, monkeypatch, tmp_path, prefix)
+    status, report = run_monitor(served, s3_server, monkeypatch, tmp_path, prefix, "--publish")
     assert status == 0 and set(report["drifted"]) >= {"ratio_to_median_purchase_price", "online_order"}, report
+    # --publish: the same report in the payload folder, where the OpenShift payload receiver serves it to the app
+    published = s3_server.client().get_object(Bucket=s3_server.bucket,
+                                              Key=monitor.report_key(f"{prefix}/credit-card-fraud/"))
+    assert json.loads(published["Body"].read()) == report
     assert report["verdict"].startswith("drift in ")
     client: MlflowClient = served["client"]
     run = client.get_run(report["run_id"])

@@ -4,7 +4,7 @@ rows land in the local model server's payload format, the drift report's reader 
 keeps its bound, and bad or unpaired events are answered without losing the rest."""
 
 import json
-import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,31 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+from support.payload_receiver import start_receiver
 from support.ports import LOOPBACK, free_port
-from support.processes import child_env, start_logged, stop_process_tree, wait_until_ready
+from support.processes import stop_process_tree
 
 from train_job import monitor, synthetic
-from train_job.payload_receiver import KEY, REQUEST, RESPONSE
+from train_job.payload_receiver import KEY, REPORT_CACHE_S, REQUEST, RESPONSE
 
 ANNOTATION = "fraud-demo.io/model-version"
 
 
 def start(s3_server, folder: Path, prefix: str, *flags: str) -> tuple[object, str, Path]:
-    port = free_port()
-    log = folder / f"receiver-{port}.log"
-    process = start_logged([sys.executable, "-m", "train_job.payload_receiver", "--host", LOOPBACK, "--port", str(port),
-                            "--prefix", prefix, "--model-name", "credit-card-fraud", *flags], log,
-                           child_env(s3_server.env))
-    url = f"http://{LOOPBACK}:{port}"
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    wait_until_ready(process, ready, "the payload receiver", log)
-    return process, url, log
+    started = start_receiver(s3_server.env, folder, prefix, *flags)
+    return started.process, started.url, started.log
 
 
 @pytest.fixture
@@ -107,3 +95,28 @@ def test_the_log_keeps_its_bound_and_bad_or_unpaired_events_lose_nothing_else(re
     stop_process_tree(process)
     assert len(keys(s3_server, prefix)) == 3, keys(s3_server, prefix)
     assert "stopped:" in log.read_text() and s3_server.secret_access_key not in log.read_text()
+
+
+def test_the_report_port_serves_the_published_drift_report_and_takes_no_events(s3_server, tmp_path: Path) -> None:
+    prefix = f"payloads-{uuid.uuid4().hex[:6]}"
+    report_port = free_port()
+    process, url, _ = start(s3_server, tmp_path, prefix, "--report-port", str(report_port))
+    reports = f"http://{LOOPBACK}:{report_port}"
+    try:
+        none_yet = requests.get(f"{reports}/drift-report", timeout=5)
+        assert none_yet.status_code == 404 and "no drift report yet" in none_yet.json()["error"]
+        refused = requests.post(reports, data=b"{}", headers={"ce-type": REQUEST, "ce-id": "1"}, timeout=5)
+        assert refused.status_code == 405  # payloads only through the events port
+        assert requests.get(f"{reports}/healthz", timeout=5).status_code == 404
+        assert requests.get(f"{url}/drift-report", timeout=5).status_code == 404  # and no report on the events port
+        report = {"verdict": "drift in online_order", "version": "2", "rows": 1200, "columns": []}
+        s3_server.client().put_object(Bucket=s3_server.bucket, Key=monitor.report_key(f"{prefix}/credit-card-fraud/"),
+                                      Body=json.dumps(report).encode())
+        deadline = time.monotonic() + REPORT_CACHE_S + 5
+        answer = requests.get(f"{reports}/drift-report", timeout=5)
+        while answer.status_code == 404 and time.monotonic() < deadline:  # the 404 is cached for REPORT_CACHE_S
+            time.sleep(0.5)
+            answer = requests.get(f"{reports}/drift-report", timeout=5)
+        assert answer.status_code == 200 and answer.json() == report
+    finally:
+        stop_process_tree(process)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.fraud_demo.mlops.plugins.module_utils.serving_status import assess, internal_base_url
+from ansible_collections.fraud_demo.mlops.plugins.module_utils.serving_status import assess, internal_base_url, metrics_url
 
 PATH = "serving/credit-card-fraud/v2"
 
@@ -108,6 +108,14 @@ def test_urls_modelmesh_rest_and_kserve_headless_on_the_runtime_port() -> None:
     # the Service's target port answers: the agent sidecar's when a payload logger is set (the requests pass it)
     logged = {"spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80, "targetPort": 9081}]}}
     assert internal_base_url("kserve", served, logged, 8888) == "http://credit-card-fraud-predictor.ns.svc.cluster.local:9081"
+
+
+def test_the_metrics_url_is_the_metrics_services_first_port() -> None:
+    service = {"metadata": {"name": "credit-card-fraud-metrics", "namespace": "ns"},
+               "spec": {"ports": [{"name": "ovms-metrics", "port": 8888, "targetPort": 8888}]}}
+    assert metrics_url(service) == "http://credit-card-fraud-metrics.ns.svc.cluster.local:8888/metrics"
+    assert metrics_url(None) == ""  # metrics off, or ModelMesh
+    assert metrics_url({"metadata": {"name": "m", "namespace": "ns"}, "spec": {"ports": []}}) == ""
 
 
 def predictor_pod(path: str, name: str = "credit-card-fraud-predictor-new", **kserve_container: Any) -> dict[str, Any]:

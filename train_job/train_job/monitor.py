@@ -1,7 +1,7 @@
 """The drift report: the served model's recent traffic against its training split, logged in MLflow.
 
     python -m train_job.monitor --tracking-uri URI --registered-model M --alias A --payload-prefix payloads \\
-        --model-name credit-card-fraud [--rows 5000] [--report-file out.json]
+        --model-name credit-card-fraud [--rows 5000] [--report-file out.json] [--publish]
 
 1. The version the alias names (the one served) and its reference profile (the run artifact its
    `reference_profile` tag names: drift.py);
@@ -10,7 +10,9 @@
 3. drift.compare: per feature and for the score, PSI and a two-sample test, and the verdict;
 4. an MLflow run in experiment ``<M>-monitoring`` (params: version, rows, window; metrics ``psi_<column>``,
    ``p_value_<column>``, ``drifted_columns``; tag ``verdict``; artifacts ``drift.png``, one panel per column, and
-   ``drift_report.json``), printed and written to --report-file.
+   ``drift_report.json``), printed and written to --report-file; with --publish also to
+   ``s3://$AWS_S3_BUCKET/<prefix>/<model name>/drift-report.json`` (`report_key`), which the OpenShift payload
+   receiver serves to the app's "Model health" tab (train_job.payload_receiver, GET /drift-report).
 
 Exit status 0 whatever the verdict (``drifted`` in the report says it; the caller decides to retrain), 1 when the
 report cannot be made (no such alias, a version without a profile, the bucket or MLflow unreachable), 2 bad flags.
@@ -37,6 +39,14 @@ from . import drift
 from .sources import SourceError, s3_client, with_system_cas
 
 LOG = logging.getLogger("train_job.monitor")
+
+
+REPORT_NAME = "drift-report.json"
+
+
+def report_key(folder: str) -> str:
+    """The published report's key in the payload log's folder (not a .jsonl: no payload reader takes it)."""
+    return f"{folder}{REPORT_NAME}"
 
 
 class MonitorError(RuntimeError):
@@ -145,6 +155,13 @@ def monitor(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, A
             mlflow.log_figure(drift_figure(report), "drift.png")
         mlflow.log_dict(result, "drift_report.json")
         result["run_id"] = run.info.run_id
+    if args.publish:
+        try:
+            s3.put_object(Bucket=bucket, Key=report_key(folder), Body=json.dumps(result).encode(),
+                          ContentType="application/json")
+        except Exception as error:  # noqa: BLE001 - botocore's and the network's errors, named
+            raise MonitorError(f"the report could not be published to s3://{bucket}/{report_key(folder)}: "
+                               f"{type(error).__name__}: {error}") from None
     return result
 
 
@@ -163,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ca-bundle", default=os.environ.get("TRAIN_CA_BUNDLE"),
                         help="CA bundle for MLflow and the bucket (env TRAIN_CA_BUNDLE)")
     parser.add_argument("--report-file", type=Path, help="write the report there as JSON")
+    parser.add_argument("--publish", action="store_true",
+                        help=f"also write it to the payload log's folder as {REPORT_NAME} (the app reads it there)")
     return parser
 
 

@@ -3,7 +3,7 @@ in the local model server's format, so the drift report reads the same objects o
 
     python -m train_job.payload_receiver --prefix payloads --model-name credit-card-fraud \\
         [--host 0.0.0.0] [--port 8080] [--sample 1] [--batch-rows 1000] [--keep 100] [--flush-seconds 30] \\
-        [--version-annotation fraud-demo.io/model-version]
+        [--version-annotation fraud-demo.io/model-version] [--report-port 8081]
 
 An InferenceService with ``spec.predictor.logger {mode: all, url: http://<this Service>,
 metadataAnnotations: [<version annotation>]}`` gets KServe's ``agent`` sidecar, which POSTs two binary-mode
@@ -17,7 +17,10 @@ rows (or what it holds every ``--flush-seconds``, and at SIGTERM) as one JSON-li
 registered version from the annotation, which the drift report matches with the served one). Every ``keep // 10``-th
 write it removes this model's oldest objects beyond ``--keep``; it touches no other key. Writes happen in a thread
 of their own; when they fall behind, whole batches are dropped and counted, the events still answered 202.
-``GET /healthz`` answers the counters as JSON. The bucket's keys come from the data connection's variables
+``GET /healthz`` answers the counters as JSON. On a port of its own (``--report-port``, so that a NetworkPolicy can
+let the app read it without letting it write payloads), ``GET /drift-report`` answers the last report that
+``train_job.monitor --publish`` put in the folder (404 before the first; read from the bucket at most every
+``REPORT_CACHE_S`` seconds). The bucket's keys come from the data connection's variables
 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_ENDPOINT, AWS_DEFAULT_REGION, AWS_S3_BUCKET), its CA from
 TRAIN_CA_BUNDLE. No secret is in a record or in the log.
 """
@@ -43,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .monitor import report_key
 from .schema import FEATURE_COLUMNS
 from .sources import SourceError, s3_client, with_system_cas
 
@@ -51,6 +55,7 @@ REQUEST = "org.kubeflow.serving.inference.request"
 RESPONSE = "org.kubeflow.serving.inference.response"
 PENDING_REQUESTS = 10_000
 PENDING_BATCHES = 4
+REPORT_CACHE_S = 10.0
 KEY = re.compile(r"\d{8}T\d{6}\.\d{6}Z-\d+-\d+\.jsonl")
 Line = dict[str, Any]
 
@@ -211,12 +216,46 @@ class Receiver:
             self._client.delete_object(Bucket=self.bucket, Key=key)
 
 
-def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+class ReportReader:
+    """The published drift report, read from the bucket at most every `cache_s` seconds."""
+
+    def __init__(self, client: Any, bucket: str, folder: str, cache_s: float = REPORT_CACHE_S) -> None:
+        self._client, self.bucket, self.key, self._cache_s = client, bucket, report_key(folder), cache_s
+        self._lock = threading.Lock()
+        self._read_at = -cache_s
+        self._answer: tuple[HTTPStatus, bytes] = (HTTPStatus.NOT_FOUND, b"")
+
+    def answer(self) -> tuple[HTTPStatus, bytes]:
+        """(status, JSON body): the report (200), none yet (404), or why the bucket did not give it (502)."""
+        with self._lock:
+            if time.monotonic() - self._read_at >= self._cache_s:
+                self._answer = self._read()
+                self._read_at = time.monotonic()
+            return self._answer
+
+    def _read(self) -> tuple[HTTPStatus, bytes]:
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+        except Exception as error:  # noqa: BLE001 - botocore's ClientError (NoSuchKey) and the network's
+            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "404"):
+                why = f"no drift report yet at s3://{self.bucket}/{self.key}: run ansible-playbook monitor.yml"
+                return HTTPStatus.NOT_FOUND, json.dumps({"error": why}).encode()
+            why = f"s3://{self.bucket}/{self.key} could not be read: {type(error).__name__}"
+            return HTTPStatus.BAD_GATEWAY, json.dumps({"error": why}).encode()
+        return HTTPStatus.OK, body
+
+
+def handler_for(receiver: Receiver, reports: ReportReader | None = None) -> type[BaseHTTPRequestHandler]:
+    """The events port's handler, or with `reports` the report port's (GET /drift-report only)."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if reports is not None:
+                self._answer(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "this port serves GET /drift-report only"})
+                return
             try:
                 receiver.event({key.lower(): value for key, value in self.headers.items()}, body)
             except EventError as error:
@@ -225,13 +264,19 @@ def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self._answer(HTTPStatus.ACCEPTED, {})
 
         def do_GET(self) -> None:  # noqa: N802
-            if self.path != "/healthz":
+            if reports is not None and self.path == "/drift-report":
+                status, data = reports.answer()
+                self._send(status, data)
+                return
+            if reports is not None or self.path != "/healthz":
                 self._answer(HTTPStatus.NOT_FOUND, {"error": f"no {self.path}"})
                 return
             self._answer(HTTPStatus.OK, receiver.counts)
 
         def _answer(self, status: HTTPStatus, content: Mapping[str, Any]) -> None:
-            data = json.dumps(content).encode()
+            self._send(status, json.dumps(content).encode())
+
+        def _send(self, status: HTTPStatus, data: bytes) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -260,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the InferenceService annotation naming the registered version (logger metadataAnnotations)")
     parser.add_argument("--ca-bundle", default=os.environ.get("TRAIN_CA_BUNDLE"),
                         help="CA bundle for the bucket (env TRAIN_CA_BUNDLE)")
+    parser.add_argument("--report-port", type=int, default=0,
+                        help="serve GET /drift-report on this port (default: not served)")
     return parser
 
 
@@ -284,6 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.flush_seconds)
     server = ThreadingHTTPServer((args.host, args.port), handler_for(receiver))
     server.daemon_threads = True
+    report_server = None
+    if args.report_port:
+        report_server = ThreadingHTTPServer((args.host, args.report_port),
+                                            handler_for(receiver, ReportReader(client, bucket, folder)))
+        report_server.daemon_threads = True
+        threading.Thread(target=report_server.serve_forever, name="report-server", daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     LOG.info("logging %s's payloads to s3://%s/%s (port %d, sample %s, %d rows per object, keep %d)",
              args.model_name, bucket, folder, args.port, args.sample, args.batch_rows, args.keep)
@@ -293,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     receiver.close()
     server.server_close()
+    if report_server is not None:
+        report_server.shutdown()
+        report_server.server_close()
     LOG.info("stopped: %s", json.dumps(receiver.counts))
     return 0
 

@@ -139,6 +139,17 @@ def assess(platform: str, isvc: JSON | None, deployment: JSON | None, storage_pa
     }
 
 
+def metrics_url(service: JSON | None) -> str:
+    """The Prometheus URL of a KServe model's runtime inside the cluster: odh-model-controller's `<isvc>-metrics`
+    Service (made when the runtime carries prometheus.io/port; kserve_metrics_service_reconciler.go), its first
+    port, path /metrics (OVMS serves only that one); "" without the Service."""
+    metadata = (service or {}).get("metadata") or {}
+    ports = ((service or {}).get("spec") or {}).get("ports") or []
+    if not metadata.get("name") or not ports or not ports[0].get("port"):
+        return ""
+    return f"http://{metadata['name']}.{metadata.get('namespace', '')}.svc.cluster.local:{ports[0]['port']}/metrics"
+
+
 def internal_base_url(platform: str, isvc: JSON | None, service: JSON | None, runtime_port: int | None) -> str:
     """Where the V2 REST API of the model answers inside the cluster (no trailing slash)."""
     status = (isvc or {}).get("status") or {}

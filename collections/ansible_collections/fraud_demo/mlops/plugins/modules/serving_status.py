@@ -101,11 +101,17 @@ external_url:
   description: Base URL through the model's Route, or "".
   returned: always
   type: str
+metrics_url:
+  description:
+    - (KServe) the runtime's Prometheus URL inside the cluster, through the C(<name>-metrics) Service that
+      odh-model-controller makes for a runtime with metrics on; "" without it (ModelMesh, metrics off).
+  returned: always
+  type: str
 """
 
 import copy
 
-from ansible_collections.fraud_demo.mlops.plugins.module_utils.serving_status import assess, internal_base_url
+from ansible_collections.fraud_demo.mlops.plugins.module_utils.serving_status import assess, internal_base_url, metrics_url
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -155,12 +161,13 @@ def main() -> None:
     try:
         client = get_api_client(module)
         isvc = _get(client, "serving.kserve.io/v1beta1", "InferenceService", name, namespace)
-        deployment = service = None
+        deployment = service = metrics_service = None
         pods: list = []
         external = ""
         if platform == "kserve":
             deployment = _get(client, "apps/v1", "Deployment", f"{name}-predictor", namespace)
             service = _get(client, "v1", "Service", f"{name}-predictor", namespace)
+            metrics_service = _get(client, "v1", "Service", f"{name}-metrics", namespace)
             listing = client.get(client.resource("Pod", "v1"), namespace=namespace, label_selector=f"app=isvc.{name}-predictor").to_dict()
             pods = listing.get("items") or []
             url = str(((isvc or {}).get("status") or {}).get("url", ""))
@@ -182,6 +189,7 @@ def main() -> None:
         changed=False,
         internal_url=internal_base_url(platform, isvc, service, ports[0]["containerPort"] if ports else None),
         external_url=external,
+        metrics_url=metrics_url(metrics_service),
         **result,
     )
 
