@@ -26,6 +26,8 @@ def test_first_run_reports_changes_and_the_summary(demo) -> None:
     assert "app, clearly normal: Not fraud" in demo["output"]
     assert "Registered:      e2e-fraud-model version 1" in demo["output"]
     assert "/v2/models/e2e-fraud/infer" in demo["output"]
+    port = demo["ports"]["model_serving_local_port"]
+    assert f"Monitoring:      metrics http://127.0.0.1:{port}/metrics; drift" in demo["output"]  # (YAML wraps the rest)
     # the state directory is the demo's: made by it (so teardown removes it, below), private, marked
     marker = demo["state_dir"] / ".fraud-demo-state"
     assert marker.read_text().splitlines()[-1] == "made: true"
