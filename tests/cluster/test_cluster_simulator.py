@@ -11,7 +11,7 @@ import pytest
 from support.s3 import S3Server
 
 from .control_plane import set_simulator_s3, simulator_s3, use_rhoai
-from .kube import JSON, Kube, object_path
+from .kube import JSON, Kube, KubeError, object_path
 from .polling import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -542,3 +542,138 @@ class TestTrustyAI:
         finally:
             kube.request("DELETE", object_path(DSC_V1, "datascienceclusters", "default-dsc"))
             wait_for("DataScienceCluster gone", lambda: kube.get(object_path(DSC_V1, "datascienceclusters", "default-dsc")) is None)
+
+
+MLFLOW, MLFLOW_CONFIG = "mlflow.opendatahub.io/v1", "mlflow.kubeflow.org/v1"
+DSC_V2 = "datasciencecluster.opendatahub.io/v2"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+MLFLOW_NAMESPACE = "redhat-ods-applications"
+
+
+def _mlflow(name: str = "mlflow", outcome: str | None = None, **spec: object) -> JSON:
+    """An MLflow as config/samples/mlflow_v1_mlflow.yaml has it: SQLite on a PVC, artifacts served from it."""
+    body: JSON = {"backendStoreUri": "sqlite:////mlflow/mlflow.db", "artifactsDestination": "file:///mlflow/artifacts", "serveArtifacts": True,
+                  "storage": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    body.update(spec)
+    metadata: JSON = {"name": name, "annotations": {OUTCOME: outcome} if outcome else {}}
+    return {"apiVersion": MLFLOW, "kind": "MLflow", "metadata": metadata, "spec": {k: v for k, v in body.items() if v is not None}}
+
+
+@pytest.fixture(scope="class")
+def rhoai3(kube: Kube) -> Iterator[None]:
+    """The 3.x variant for a class's tests: MLflow, MLflowConfig and HTTPRoute are served."""
+    use_rhoai(kube, 3)
+    yield
+    use_rhoai(kube, 2)
+
+
+@pytest.mark.usefixtures("needs_controllers")
+class TestMLflow:
+    @pytest.fixture
+    def mlflow_managed(self, kube: Kube, rhoai3: None) -> Iterator[str]:
+        """A DataScienceCluster (v2) with mlflowoperator Managed; the MLflow removed after the test. Outcome ignore:
+        the simulated platform writes the DSC's status through v1, whose schema has no mlflowoperator, and that write
+        would prune it from the stored spec (conversion None)."""
+        dsc = {"apiVersion": DSC_V2, "kind": "DataScienceCluster", "metadata": {"name": "default-dsc", "annotations": {OUTCOME: "ignore"}},
+               "spec": {"components": {"mlflowoperator": {"managementState": "Managed"}}}}
+        create(kube, DSC_V2, "datascienceclusters", "", dsc)
+        yield "default-dsc"
+        if kube.get(object_path(MLFLOW, "mlflows", "mlflow")) is not None:
+            kube.request("DELETE", object_path(MLFLOW, "mlflows", "mlflow"))
+            wait_for("MLflow gone", lambda: kube.get(object_path(MLFLOW, "mlflows", "mlflow")) is None)
+        wait_for("MLflow Deployment collected", lambda: kube.get(object_path(APPS, "deployments", "mlflow", MLFLOW_NAMESPACE)) is None, 60)
+        kube.request("DELETE", object_path(DSC_V2, "datascienceclusters", "default-dsc"))
+        wait_for("DataScienceCluster gone", lambda: kube.get(object_path(DSC_V2, "datascienceclusters", "default-dsc")) is None)
+
+    @pytest.mark.usefixtures("rhoai3")
+    def test_the_crds_are_served_mlflow_cluster_scoped_and_mlflowconfig_namespaced(self, kube: Kube) -> None:
+        scopes = {r["name"]: r["namespaced"] for api in (MLFLOW, MLFLOW_CONFIG) for r in (kube.get(f"/apis/{api}") or {}).get("resources", []) if "/" not in r["name"]}
+        assert scopes == {"mlflows": False, "mlflowconfigs": True}
+        assert kube.get(f"/apis/{GATEWAY_API}") is not None
+
+    @pytest.mark.usefixtures("mlflow_managed")
+    def test_mlflow_gets_upstreams_status_urls_and_objects(self, kube: Kube, sim_config: dict[str, str]) -> None:
+        sim_config["rhoai-version"] = "3.5.0"
+        created = create(kube, MLFLOW, "mlflows", "", _mlflow())
+        # the CRD's defaults
+        assert {k: created["spec"][k] for k in ("replicas", "migration", "serviceAccountName", "workers")} == {
+            "replicas": 1, "migration": {"mode": "Automatic"}, "serviceAccountName": "mlflow-sa", "workers": 1}
+        ready = await_field(kube, MLFLOW, "mlflows", "mlflow", "", lambda m: condition(m, "Available") == "True", "Available", timeout=90)
+        status = ready["status"]
+        assert status["address"] == {"url": f"https://mlflow.{MLFLOW_NAMESPACE}.svc:8443/mlflow"}
+        assert status["url"] == "https://rh-ai.apps.fraud-demo.test/mlflow"
+        assert status["version"] == "v3.14.0"
+        reasons = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+        assert reasons == {"MLflowOperatorReady": ("True", "Ready"), "Available": ("True", "DeploymentReady"),
+                           "Progressing": ("False", "ReconcileComplete"), "Migration": ("True", "MigrationSucceeded")}
+        assert next(c for c in status["conditions"] if c["type"] == "Migration")["observedGeneration"] == 1
+        # the bootstrap migration Job ran first, then the Deployment was scaled up
+        job = get(kube, BATCH, "jobs", "mlflow-mg-3140-g1", MLFLOW_NAMESPACE)
+        assert job["status"]["succeeded"] == 1
+        assert job["spec"]["template"]["spec"]["containers"][0]["name"] == "db-migrate"
+        deployment = get(kube, APPS, "deployments", "mlflow", MLFLOW_NAMESPACE)
+        assert deployment["spec"]["replicas"] == 1
+        server = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert {"--app-name=kubernetes-auth", "--enable-workspaces", "--workspace-store-uri=kubernetes://"} <= set(server["args"])
+        assert {"name": "MLFLOW_K8S_AUTH_AUTHORIZATION_MODE", "value": "self_subject_access_review"} in server["env"]
+        service = get(kube, CORE, "services", "mlflow", MLFLOW_NAMESPACE)
+        assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("https", 8443)]
+        assert service["metadata"]["annotations"]["service.beta.openshift.io/serving-cert-secret-name"] == "mlflow-tls"
+        assert get(kube, CORE, "persistentvolumeclaims", "mlflow-pvc", MLFLOW_NAMESPACE)["status"]["phase"] == "Bound"
+        route = get(kube, GATEWAY_API, "httproutes", "mlflow", MLFLOW_NAMESPACE)
+        assert route["spec"]["parentRefs"][0] | {"group": "", "kind": ""} == {"name": "data-science-gateway", "namespace": "openshift-ingress", "group": "", "kind": ""}
+        assert [r["matches"][0]["path"]["value"] for r in route["spec"]["rules"]] == ["/mlflow/v1", "/mlflow"]
+        assert get(kube, "rbac.authorization.k8s.io/v1", "clusterrolebindings", "mlflow")["subjects"] == [
+            {"kind": "ServiceAccount", "name": "mlflow-sa", "namespace": MLFLOW_NAMESPACE}]
+
+    @pytest.mark.usefixtures("mlflow_managed")
+    def test_mlflow_migration_failure_switch_keeps_it_unavailable(self, kube: Kube) -> None:
+        create(kube, MLFLOW, "mlflows", "", _mlflow(outcome="fail"))
+        failing = await_field(kube, MLFLOW, "mlflows", "mlflow", "", lambda m: condition(m, "Migration") == "Unknown" and
+                              next(c for c in m["status"]["conditions"] if c["type"] == "Migration")["reason"] == "MigrationRetrying", "MigrationRetrying", timeout=90)
+        assert (condition(failing, "Available"), condition(failing, "Progressing")) == ("False", "True")
+        assert "url" not in failing["status"] and "version" not in failing["status"]
+        assert failing["status"]["address"]["url"].startswith("https://mlflow.")
+        assert get(kube, APPS, "deployments", "mlflow", MLFLOW_NAMESPACE)["spec"]["replicas"] == 0
+
+    @pytest.mark.usefixtures("rhoai3")
+    def test_mlflow_waits_for_the_dsc_and_the_api_rejects_what_upstream_rejects(self, kube: Kube) -> None:
+        rejected = {
+            "MLflow resource name must be 'mlflow'": _mlflow("other"),
+            "backendStoreUri or backendStoreUriFrom must be set": _mlflow(backendStoreUri=None),
+            "backendStoreUri and backendStoreUriFrom are mutually exclusive": _mlflow(backendStoreUriFrom={"name": "db", "key": "uri"}),
+            "backendStoreUri must use a supported SQL metadata store URI scheme": _mlflow(backendStoreUri="file:///mlflow/store"),
+            "storage must be configured when using file-based backend store": _mlflow(storage=None),
+            "serveArtifacts must be enabled when artifactsDestination uses file-based storage": _mlflow(serveArtifacts=False, defaultArtifactRoot="s3://b/a"),
+            "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE environment variable is not allowed": _mlflow(env=[{"name": "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE", "value": "1"}]),
+        }
+        for message, body in rejected.items():
+            with pytest.raises(KubeError) as invalid:
+                create(kube, MLFLOW, "mlflows", "", body)
+            assert invalid.value.status == 422 and message in str(invalid.value), message
+        # accepted, but no mlflowoperator Managed: no operator writes a status
+        create(kube, MLFLOW, "mlflows", "", _mlflow())
+        try:
+            time.sleep(3)
+            assert "status" not in get(kube, MLFLOW, "mlflows", "mlflow")
+        finally:
+            kube.request("DELETE", object_path(MLFLOW, "mlflows", "mlflow"))
+
+    @pytest.mark.usefixtures("rhoai3")
+    def test_mlflowconfig_is_accepted_with_its_fields_and_validated(self, kube: Kube, namespace: str) -> None:
+        def config(name: str = "mlflow", **spec: str) -> JSON:
+            return {"apiVersion": MLFLOW_CONFIG, "kind": "MLflowConfig", "metadata": {"name": name},
+                    "spec": {"artifactRootSecret": "mlflow-artifact-connection", "artifactRootPath": "experiments", **spec}}
+
+        stored = create(kube, MLFLOW_CONFIG, "mlflowconfigs", namespace, config())
+        assert stored["spec"] == {"artifactRootSecret": "mlflow-artifact-connection", "artifactRootPath": "experiments"}
+        rejected = {
+            "MLflowConfig resource name must be 'mlflow'": config("other"),
+            "artifactRootSecret must be 'mlflow-artifact-connection'": config(artifactRootSecret="my-bucket"),
+            "artifactRootPath must be relative": config(artifactRootPath="/experiments"),
+            "artifactRootPath must not contain '..' path segments": config(artifactRootPath="team/../other"),
+        }
+        for message, body in rejected.items():
+            with pytest.raises(KubeError) as invalid:
+                create(kube, MLFLOW_CONFIG, "mlflowconfigs", namespace, body)
+            assert invalid.value.status == 422 and message in str(invalid.value), message

@@ -34,6 +34,7 @@ from ..pods.kubelet import Kubelet
 from ..pods.logs import serve as serve_logs
 from . import openshift, workloads
 from .engine import Kind, Simulator
+from .mlflow import JOBS, MLFLOWS, mlflow
 from .notebooks import NOTEBOOKS, STATEFUL_SETS, notebook
 from .odh import OpenDataHub
 from .platform import CLUSTERS, INITIALIZATIONS, data_science_cluster, initialization
@@ -131,10 +132,11 @@ def build(kube: Kube, options: Options) -> Simulator:
         SECRETS: secrets,
         KUBE_SERVICES: services,
         TRUSTYAI_SERVICES: trustyai_service,
+        MLFLOWS: mlflow,
     }
     if table is not None:
         handlers[SLICES] = table.endpoint_slice
-    simulator = Simulator(kube, handlers, [DEPLOYMENTS, STATEFUL_SETS])
+    simulator = Simulator(kube, handlers, [DEPLOYMENTS, STATEFUL_SETS, JOBS])
     simulator.kubelet = kubelet
     simulator.registry = registry
 
