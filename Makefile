@@ -57,7 +57,7 @@ browser: ## Debian's Chromium for the browser tests (Playwright's own download i
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: setup browser cluster-bins cluster-deps ## run every test (unit, components, end to end, browser, hardening, lint, cluster + molecule)
-	$(BIN)/python -m pytest tests --durations=15
+	$(BIN)/python -m pytest tests --durations=40
 
 test-cluster: setup cluster-bins cluster-deps ## only the real-kube-apiserver and molecule suite
 	$(BIN)/python -m pytest tests/cluster
