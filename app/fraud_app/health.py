@@ -315,7 +315,7 @@ class DriftReports:
     def __init__(self, where: str, client: httpx.Client | None = None, cache_s: float = SCRAPE_INTERVAL_S) -> None:
         """`where`: an absolute path or an http(s) URL (then `client` reads it); nothing is read here."""
         self.where = where
-        self._client = client
+        self._client = client if client is not None or not self.is_url else httpx.Client()
         self._cache_s = cache_s
         self._lock = threading.Lock()
         self._read_at: float | None = None
@@ -334,7 +334,7 @@ class DriftReports:
             now = time.monotonic()
             if self._read_at is None or now - self._read_at >= self._cache_s:
                 try:
-                    self._last = fetch_drift_report(self.where, self._client or httpx.Client())
+                    self._last = fetch_drift_report(self.where, self._client)
                 except HealthError as error:
                     self._last = error
                 self._read_at = now

@@ -44,6 +44,11 @@ LOG = logging.getLogger("train_job.monitor")
 REPORT_NAME = "drift-report.json"
 
 
+def payload_folder(prefix: str, model_name: str) -> str:
+    """The payload log's folder in the bucket: the model server's and the receiver's objects, and the report."""
+    return f"{prefix.strip('/')}/{model_name}/"
+
+
 def report_key(folder: str) -> str:
     """The published report's key in the payload log's folder (not a .jsonl: no payload reader takes it)."""
     return f"{folder}{REPORT_NAME}"
@@ -133,7 +138,7 @@ def monitor(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, A
     bucket = environ.get("AWS_S3_BUCKET", "")
     if not bucket:
         raise MonitorError("the payload log's bucket is AWS_S3_BUCKET, which is not set")
-    folder = f"{args.payload_prefix.strip('/')}/{args.model_name}/"
+    folder = payload_folder(args.payload_prefix, args.model_name)
     try:
         s3 = s3_client(environ, ca_bundle, f"the payload log s3://{bucket}/{folder}")
         features, scores, window = recent_rows(s3, bucket, folder, str(version.version), args.rows)

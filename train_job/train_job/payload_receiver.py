@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .monitor import report_key
+from .monitor import payload_folder, report_key
 from .schema import FEATURE_COLUMNS
 from .sources import SourceError, s3_client, with_system_cas
 
@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not bucket:
         LOG.error("the payload log's bucket is AWS_S3_BUCKET, which is not set")
         return 1
-    folder = f"{args.prefix.strip('/')}/{args.model_name}/"
+    folder = payload_folder(args.prefix, args.model_name)
     try:
         client = s3_client(os.environ, with_system_cas(args.ca_bundle), f"the payload log s3://{bucket}/{folder}")
     except SourceError as error:
