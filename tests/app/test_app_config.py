@@ -47,6 +47,11 @@ def test_every_setting_is_read(server_certificate: ServerCertificate) -> None:
     assert "tok3n" not in repr(config)
 
 
+def test_the_drift_report_may_be_the_payload_receivers_url() -> None:
+    url = "http://credit-card-fraud-payload-log.ns.svc.cluster.local:8081/drift-report"
+    assert load_config({**REQUIRED, "FRAUD_DRIFT_REPORT": url}).drift_report == url
+
+
 def test_tls_verification_can_be_turned_off_explicitly() -> None:
     assert load_config({**REQUIRED, "INFERENCE_TLS_VERIFY": "false"}).verify_tls is False
 
@@ -76,6 +81,8 @@ def test_tls_verification_can_be_turned_off_explicitly() -> None:
     ({**REQUIRED, "MODEL_METRICS_URL": "http://u:p@h/metrics"}, "MODEL_METRICS_URL must not contain user:password"),
     ({**REQUIRED, "FRAUD_DRIFT_REPORT": "monitor/report.json"}, "FRAUD_DRIFT_REPORT='monitor/report.json'"),
     ({**REQUIRED, "FRAUD_DRIFT_REPORT": "/tmp"}, "FRAUD_DRIFT_REPORT='/tmp' must be the absolute path of a file"),
+    ({**REQUIRED, "FRAUD_DRIFT_REPORT": "http://u:p@receiver:8081/drift-report"},
+     "must be an http(s) URL with a host and no user:password@"),
 ])
 def test_bad_value_is_named_in_the_error(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError) as raised:
